@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The one command that runs every test: type-check, lint, then the whole Vitest suite against real
+# Redis and PostgreSQL started here on loopback (installed with apt-get when missing) and stopped after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export TESSERA_SERVICES_DIR="${TESSERA_SERVICES_DIR:-$(mktemp -d /tmp/tessera-test-XXXXXX)}"
+trap 'bash scripts/services.sh stop' EXIT
+env_file=$(bash scripts/services.sh start redis postgres)
+# shellcheck disable=SC1090
+source "$env_file"
+# Integration suites fail (never skip) when a service is missing: see tests/helpers/services.ts.
+export TESSERA_REQUIRE_SERVICES=1
+
+echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
+echo "== lint"; npx biome check .
+echo "== build"; npx tsc -p tsconfig.build.json
+echo "== tests"; npx vitest run "$@"

@@ -79,3 +79,20 @@ export interface SourceColumn {
   /** The engine's type name, e.g. `BIGINT`, `TIMESTAMP WITH TIME ZONE`, `VARCHAR[]`. */
   readonly type: string;
 }
+
+/**
+ * Writing, as opposed to reading: what `push` (to the offline lake) and training sets with on-demand features
+ * need. Kept as a separate interface so read-only engines can still implement `OfflineStore`.
+ */
+export interface OfflineWriter {
+  /**
+   * Appends rows to a source's lake, for `push` with `to: 'offline'`. Parquet sources only: rows land in a new
+   * file under the source directory (in the `date=YYYY-MM-DD` partition of their event time when the source is
+   * partitioned), written to a temporary name and renamed, so readers never see a partial file.
+   * Returns the number of rows written.
+   */
+  append(source: Source, rows: readonly Readonly<Record<string, unknown>>[], schema: readonly SourceColumn[]): Promise<number>;
+
+  /** Writes JS rows as one Parquet file with the given column types. */
+  writeParquet(rows: readonly Readonly<Record<string, unknown>>[], columns: readonly SourceColumn[], path: string): Promise<void>;
+}

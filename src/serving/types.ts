@@ -3,8 +3,10 @@
  */
 
 /**
- * Per-value status. The first four are Feast's, with the same meaning; DEFAULTED means a configured fallback
- * was served instead (the `reason` of the result row says why: deadline, store error, or missing value).
+ * Per-value status. The first four are Feast's, with the same meaning; DEFAULTED means the value was not
+ * read or not usable and a fallback was served instead: the configured fallback for a missing, null or too-old
+ * value; the fallback (or null) for every value when the deadline passed before the online store answered
+ * (the result's `warnings` says so).
  */
 export type FeatureStatus = 'PRESENT' | 'NULL_VALUE' | 'NOT_FOUND' | 'OUTSIDE_MAX_AGE' | 'DEFAULTED';
 

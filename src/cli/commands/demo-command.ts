@@ -1,0 +1,158 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import pc from 'picocolors';
+import { FeatureStore } from '../../feature-store.js';
+import { initRepo } from '../../repo/init-repo.js';
+import { buildServer } from '../../server/http-server.js';
+import { action, emit, type GlobalOptions, table } from '../output.js';
+import { progress } from '../progress.js';
+
+/**
+ * `demo`: the whole loop on embedded defaults (DuckDB, SQLite) with no services: generate e-commerce data,
+ * apply definitions, build a training set, materialize, serve over HTTP and query, then summarize.
+ */
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run the end-to-end demo on embedded defaults (no services needed)')
+    .option('--events <n>', 'events to generate', (v) => Number.parseInt(v, 10), 1_000_000)
+    .option('--dir <dir>', 'where to create the demo repo (default: a new temp dir)')
+    .action(
+      action(async (o: { events: number; dir?: string }, cmd: Command) => {
+        const g = cmd.optsWithGlobals<GlobalOptions>();
+        const say = (s: string) => {
+          if (!g.json) process.stderr.write(`${s}\n`);
+        };
+        const dir = o.dir ? resolve(o.dir) : join(mkdtempSync(join(tmpdir(), 'tessera-demo-')), 'repo');
+        const timings: Record<string, number> = {};
+        const time = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+          const t0 = performance.now();
+          const r = await f();
+          timings[name] = (performance.now() - t0) / 1000;
+          return r;
+        };
+
+        say(pc.bold(`1/5 generating ${o.events.toLocaleString()} e-commerce events in ${dir}`));
+        const bar = progress(!g.json);
+        const init = await time('generate', () =>
+          initRepo(dir, { events: o.events, onProgress: (d, t) => bar.update('generating', d, t) }),
+        );
+        bar.stop();
+
+        const store = await FeatureStore.open(dir);
+        try {
+          say(pc.bold('2/5 applying definitions (validated against the data)'));
+          const { result } = await time('apply', () => store.apply({ message: 'demo', author: 'demo' }));
+          const state = store.currentState();
+
+          say(pc.bold('3/5 building a point-in-time-correct training set'));
+          const trainingPath = join(dir, 'training_set.parquet');
+          const set = await time('training', async () => {
+            const s = await store.getHistoricalFeatures({
+              spine: { kind: 'file', path: join(dir, 'data', 'training_spine.parquet') },
+              featureService: 'ranker_v1',
+            });
+            await s.writeParquet(trainingPath);
+            return s;
+          });
+          const trainingRows = await set.rows();
+          const columns = set.columnNames;
+          await set.close();
+          const featureColumns = columns.filter((c) => !['user_id', 'item_id', 'event_timestamp', 'label'].includes(c));
+          const filled = Object.fromEntries(
+            featureColumns.map((c) => [c, trainingRows.filter((r) => r[c] !== null && r[c] !== undefined).length / Math.max(trainingRows.length, 1)]),
+          );
+
+          say(pc.bold('4/5 materializing the latest values into the online store (SQLite)'));
+          const end = new Date((init.data?.timeRange.end ?? new Date()).getTime() + 1);
+          const mbar = progress(!g.json);
+          const reports = await time('materialize', () =>
+            store.materializeIncremental({ end, onProgress: (p) => mbar.update(p.view, p.rows) }),
+          );
+          mbar.stop();
+
+          say(pc.bold('5/5 serving over HTTP and querying like a Feast client'));
+          const app = await buildServer(store);
+          const address = await app.listen({ host: '127.0.0.1', port: 0 });
+          const users = [...new Set(trainingRows.slice(0, 50).map((r) => Number(r['user_id'])))].slice(0, 3);
+          const items = [...new Set(trainingRows.slice(0, 50).map((r) => Number(r['item_id'])))].slice(0, 3);
+          const body = {
+            feature_service: 'ranker_v1',
+            entities: { user_id: users, item_id: items.slice(0, users.length), candidate_price: users.map(() => 49.9) },
+          };
+          const query = async () => {
+            const res = await fetch(`${address}/get-online-features`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(body),
+            });
+            return (await res.json()) as { metadata: { feature_names: string[] }; results: { values: unknown[]; statuses: string[] }[] };
+          };
+          const answer = await query();
+          const latencies: number[] = [];
+          for (let i = 0; i < 500; i++) {
+            const t0 = performance.now();
+            await query();
+            latencies.push(performance.now() - t0);
+          }
+          latencies.sort((a, b) => a - b);
+          await app.close();
+
+          const summary = {
+            repo: dir,
+            events: o.events,
+            registryVersion: result.version,
+            definitions: {
+              entities: state.entities.length,
+              featureViews: state.featureViews.length,
+              onDemandFeatureViews: state.onDemandFeatureViews.length,
+              featureServices: state.featureServices.length,
+            },
+            trainingSet: { path: trainingPath, rows: trainingRows.length, columns, filledFraction: filled },
+            materialized: reports.map((r) => ({ view: r.view, rows: r.rows, seconds: r.seconds })),
+            online: {
+              address,
+              request: body,
+              response: answer,
+              httpLatencyMs: { p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), requests: latencies.length },
+            },
+            seconds: timings,
+          };
+          emit(g, summary, () =>
+            [
+              '',
+              pc.bold(pc.green('Tessera demo complete')),
+              `repo: ${dir}  (registry version ${result.version}: ${summary.definitions.featureViews} views, ${summary.definitions.onDemandFeatureViews} on-demand, ${summary.definitions.featureServices} service)`,
+              `data: ${o.events.toLocaleString()} events generated in ${timings['generate']?.toFixed(1)} s`,
+              `training set: ${trainingRows.length.toLocaleString()} rows × ${columns.length} columns in ${timings['training']?.toFixed(2)} s → ${trainingPath}`,
+              `  share of rows with a value (point-in-time, TTL applied): ${featureColumns.map((c) => `${c} ${(100 * (filled[c] ?? 0)).toFixed(0)}%`).join(', ')}`,
+              `materialized: ${reports.map((r) => `${r.view} ${r.rows.toLocaleString()} rows`).join(', ')} in ${timings['materialize']?.toFixed(2)} s`,
+              `online (HTTP, Feast JSON, ${users.length} entities × ranker_v1): p50 ${summary.online.httpLatencyMs.p50.toFixed(2)} ms, p99 ${summary.online.httpLatencyMs.p99.toFixed(2)} ms over ${latencies.length} requests`,
+              '',
+              table(
+                ['FEATURE', ...users.map((u) => `user ${u}`)],
+                answer.metadata.feature_names.map((name, j) => [
+                  name,
+                  ...(answer.results[j]?.values ?? []).map((v, i) => `${short(v)} (${answer.results[j]?.statuses[i]})`),
+                ]),
+              ),
+              '',
+              `explore: tessera --repo ${dir} list | describe ranker_v1 | get --service ranker_v1 -e user_id=${users[0]},item_id=${items[0]},candidate_price=49.9`,
+            ].join('\n'),
+          );
+        } finally {
+          await store.close();
+        }
+      }),
+    );
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+
+function short(v: unknown): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(3);
+  if (Array.isArray(v)) return `[${v.slice(0, 3).map(short).join(',')}${v.length > 3 ? ',…' : ''}]`;
+  return String(v);
+}

@@ -1,0 +1,313 @@
+import { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
+import { TesseraAggregateError, TesseraError } from './core/errors.js';
+import type { RegistryState } from './definitions/definition.js';
+import type { FeatureRef } from './definitions/feature-view.js';
+import type { OnDemandFeatureView } from './definitions/on-demand-feature-view.js';
+import { resolveFeatures } from './definitions/resolve.js';
+import { validateState, validateViewAgainstSource } from './definitions/validate.js';
+import { materialize, type MaterializeReport, materializeView, selectViews } from './materialize/materialize.js';
+import { DuckDbOfflineStore } from './offline/duckdb/duckdb-offline-store.js';
+import type { OfflineStore, OfflineWriter, SourceColumn, SpineInput } from './offline/offline-store.js';
+import { openOnlineStore } from './online/open-online-store.js';
+import type { OnlineStore } from './online/online-store.js';
+import { openRegistryStore } from './registry/open-registry.js';
+import { Registry } from './registry/registry.js';
+import { type LoadedRepo, loadRepo, loadTransform } from './repo/load-repo.js';
+import { OnlineServing, type ServedResult } from './serving/online-serving.js';
+import { toOnlineRows } from './serving/push.js';
+import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
+import { duckType, TrainingSet } from './training/training-set.js';
+import { joinKeysOf } from './definitions/resolve.js';
+import { sourceColumn } from './definitions/feature-view.js';
+
+export interface OpenOptions {
+  /** Reload the registry state this often when serving (ms); default 10 s. */
+  readonly registryRefreshMs?: number;
+}
+
+/**
+ * The SDK entry point: one object over a feature repo's registry, offline store and online store.
+ *
+ * @example
+ * const store = await FeatureStore.open('examples/ecommerce');
+ * const training = await store.getHistoricalFeatures({ spine: { kind: 'file', path: 'spine.parquet' },
+ *   features: ['user_stats:clicks_7d'] });
+ * await training.writeParquet('train.parquet');
+ * await store.materialize({ start: new Date(0), end: new Date() });
+ * const online = await store.getOnlineFeatures({ features: ['user_stats:clicks_7d'], entities: [{ user_id: 1 }] });
+ */
+export class FeatureStore {
+  readonly registry: Registry;
+  private state: RegistryState | undefined;
+  private stateVersion = -1;
+  private stateLoadedAt = 0;
+  private refreshing: Promise<void> | undefined;
+  private readonly serving: OnlineServing;
+
+  private constructor(
+    readonly config: RepoConfig,
+    readonly offline: OfflineStore & OfflineWriter,
+    readonly online: OnlineStore,
+    registry: Registry,
+    private readonly options: OpenOptions,
+  ) {
+    this.registry = registry;
+    this.serving = new OnlineServing({
+      store: online,
+      state: () => this.currentState(),
+      loadTransform: (view: OnDemandFeatureView) => loadTransform(config.repoPath, view),
+      fallbacks: config.serving.fallbacks,
+      ...(config.serving.deadline_ms !== undefined ? { deadlineMs: config.serving.deadline_ms } : {}),
+    });
+  }
+
+  /** Opens the feature repo in `repoDir` (the folder holding tessera.yaml). */
+  static async open(repoDir = '.', options: OpenOptions = {}): Promise<FeatureStore> {
+    return FeatureStore.fromConfig(loadRepoConfig(repoDir), options);
+  }
+
+  static async fromConfig(config: RepoConfig, options: OpenOptions = {}): Promise<FeatureStore> {
+    const registryStore = openRegistryStore(
+      config.registry.type === 'sqlite'
+        ? { type: 'sqlite', path: config.registry.path }
+        : { type: 'postgres', url: config.registry.url, ...(config.registry.schema ? { schema: config.registry.schema } : {}) },
+    );
+    const online = openOnlineStore(
+      config.online_store.type === 'sqlite'
+        ? { type: 'sqlite', path: config.online_store.path }
+        : { type: 'redis', url: config.online_store.url, ...(config.online_store.key_prefix ? { keyPrefix: config.online_store.key_prefix } : {}) },
+    );
+    const offline = new DuckDbOfflineStore(
+      {
+        repoPath: config.repoPath,
+        connections: Object.fromEntries(Object.entries(config.connections).map(([k, v]) => [k, v.url])),
+      },
+      {
+        ...(config.offline_store.memory_limit ? { memoryLimit: config.offline_store.memory_limit } : {}),
+        ...(config.offline_store.threads ? { threads: config.offline_store.threads } : {}),
+      },
+    );
+    const store = new FeatureStore(config, offline, online, new Registry(registryStore, config.project), options);
+    await store.refresh();
+    return store;
+  }
+
+  /** The registry state as last loaded (refreshed in the background every `registryRefreshMs`). */
+  currentState(): RegistryState {
+    if (!this.state) throw new TesseraError('registry not loaded', {}, 'BACKEND');
+    const every = this.options.registryRefreshMs ?? 10_000;
+    if (!this.refreshing && Date.now() - this.stateLoadedAt > every) {
+      this.refreshing = this.refresh()
+        .catch(() => undefined) // keep serving the last good state if the registry is unreachable
+        .finally(() => {
+          this.refreshing = undefined;
+        });
+    }
+    return this.state;
+  }
+
+  /** Reloads the registry state now. */
+  async refresh(): Promise<void> {
+    const s = await this.registry.state();
+    if (s.version !== this.stateVersion || !this.state) {
+      this.state = s.state;
+      this.stateVersion = s.version;
+    }
+    this.stateLoadedAt = Date.now();
+  }
+
+  /** The registry version currently served. */
+  get version(): number {
+    return this.stateVersion;
+  }
+
+  /** Loads the repo's definitions from disk and validates them (references, and schemas against the data). */
+  async loadDefinitions(): Promise<LoadedRepo> {
+    const repo = await loadRepo(this.config.repoPath);
+    const errors = validateState(repo.state, repo.origins);
+    if (errors.length === 0) {
+      for (const view of repo.state.featureViews) {
+        const source = repo.state.sources.find((s) => s.name === view.source);
+        if (!source) continue;
+        try {
+          const columns = await this.offline.describeSource(source);
+          errors.push(...validateViewAgainstSource(repo.state, view, source, columns));
+        } catch (e) {
+          if (e instanceof TesseraError) errors.push(e);
+          else throw e;
+        }
+      }
+    }
+    if (errors.length > 0) throw new TesseraAggregateError(`${errors.length} problem(s) in the definitions`, errors);
+    return repo;
+  }
+
+  /** Compares the repo's definitions with the registry: what `apply` would change, and what would break. */
+  async plan(): Promise<Awaited<ReturnType<Registry['plan']>>> {
+    const repo = await this.loadDefinitions();
+    return this.registry.plan(repo.state);
+  }
+
+  /**
+   * Validates the repo's definitions and records them as a new registry version (atomically). Breaking changes
+   * (a feature a service uses removed, a type changed) are refused unless `allowBreaking`. Online data of
+   * removed views is deleted.
+   */
+  async apply(opts: { allowBreaking?: boolean; author?: string; message?: string } = {}) {
+    const repo = await this.loadDefinitions();
+    const plan = await this.registry.plan(repo.state);
+    if (plan.breaking.length > 0 && !opts.allowBreaking) {
+      throw new TesseraError(
+        `refusing breaking change(s):\n${plan.breaking.map((b) => `  - ${b.message}`).join('\n')}`,
+        { hint: 'pass --allow-breaking (allowBreaking: true) to apply anyway' },
+        'CONFLICT',
+      );
+    }
+    const result = await this.registry.apply(repo.state, {
+      ...(opts.author !== undefined ? { author: opts.author } : {}),
+      ...(opts.message !== undefined ? { message: opts.message } : {}),
+      expectedVersion: plan.baseVersion,
+    });
+    const before = this.state;
+    for (const change of plan.changes) {
+      if (change.kind === 'FeatureView' && change.change === 'removed' && before) {
+        const v = before.featureViews.find((x) => x.name === change.name);
+        if (v) await this.online.deleteView({ project: this.config.project, name: v.name, ttlMs: v.ttlMs });
+      }
+    }
+    await this.refresh();
+    return { plan, result };
+  }
+
+  /**
+   * Builds a point-in-time-correct training set: the spine with feature columns appended (docs/semantics.md).
+   * On-demand features are computed by the same functions serving uses.
+   */
+  async getHistoricalFeatures(request: {
+    spine: SpineInput;
+    features?: readonly (string | FeatureRef)[];
+    featureService?: string;
+    fullFeatureNames?: boolean;
+    timestampColumn?: string;
+    onProgress?: (p: { phase: string; done: number; total: number }) => void;
+  }): Promise<TrainingSet> {
+    await this.refresh();
+    const state = this.currentState();
+    const features = request.features?.map((f) => (typeof f === 'string' ? f : f.ref));
+    const resolved = resolveFeatures(state, {
+      ...(features ? { features } : {}),
+      ...(request.featureService !== undefined ? { featureService: request.featureService } : {}),
+    });
+    const fullFeatureNames = request.fullFeatureNames ?? false;
+    const result = await this.offline.getHistoricalFeatures({
+      spine: request.spine,
+      views: resolved.views,
+      fullFeatureNames,
+      ...(request.timestampColumn !== undefined ? { timestampColumn: request.timestampColumn } : {}),
+      ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+    });
+    const transforms = new Map<string, (row: Readonly<Record<string, unknown>>) => Record<string, unknown>>();
+    for (const od of resolved.onDemand) transforms.set(od.view.name, await loadTransform(this.config.repoPath, od.view));
+    return new TrainingSet(result, resolved, fullFeatureNames, transforms, (rows, columns, path) =>
+      this.offline.writeParquet(rows, columns, path),
+    );
+  }
+
+  /** Loads the latest value per entity with event time in [start, end) into the online store. */
+  async materialize(opts: {
+    start: Date;
+    end: Date;
+    views?: readonly string[];
+    onProgress?: (p: { view: string; rows: number; done: boolean }) => void;
+  }): Promise<MaterializeReport[]> {
+    await this.refresh();
+    const reports = await materialize({
+      state: this.currentState(),
+      offline: this.offline,
+      online: this.online,
+      startMs: opts.start.getTime(),
+      endMs: opts.end.getTime(),
+      chunkRows: this.config.materialization.chunk_rows,
+      ...(opts.views ? { views: opts.views } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    return reports;
+  }
+
+  /**
+   * Materializes each view from its bookmark (the end of its last run; for a first run, end − ttl, or the
+   * beginning of time without ttl) up to `end`, then moves the bookmark to `end`.
+   */
+  async materializeIncremental(opts: {
+    end: Date;
+    views?: readonly string[];
+    onProgress?: (p: { view: string; rows: number; done: boolean }) => void;
+  }): Promise<MaterializeReport[]> {
+    await this.refresh();
+    const state = this.currentState();
+    const endMs = opts.end.getTime();
+    const reports: MaterializeReport[] = [];
+    for (const selection of selectViews(state, opts.views)) {
+      const bookmark = await this.registry.getBookmark(selection.view.name);
+      const startMs = bookmark ?? (selection.view.ttlMs > 0 ? endMs - selection.view.ttlMs : 0);
+      if (startMs >= endMs) {
+        reports.push({ view: selection.view.name, startMs, endMs, rows: 0, seconds: 0 });
+        continue;
+      }
+      reports.push(
+        await materializeView(
+          {
+            state,
+            offline: this.offline,
+            online: this.online,
+            chunkRows: this.config.materialization.chunk_rows,
+            ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+          },
+          selection,
+          startMs,
+          endMs,
+        ),
+      );
+      await this.registry.setBookmark(selection.view.name, endMs);
+    }
+    return reports;
+  }
+
+  /** Reads online features (see OnlineFeaturesRequest): statuses per value, TTL enforced, transforms applied. */
+  getOnlineFeatures(request: OnlineFeaturesRequest): Promise<ServedResult> {
+    return this.serving.get(request);
+  }
+
+  /** Writes rows of a view to the online store (and/or appends them to its offline source). */
+  async push(request: PushRequest): Promise<{ online: number; offline: number }> {
+    const state = this.currentState();
+    const { view, rows } = toOnlineRows(state, request.view, request.rows);
+    const to = request.to ?? 'online';
+    let offline = 0;
+    if (to !== 'online') {
+      const source = state.sources.find((s) => s.name === view.source);
+      if (!source) throw new TesseraError(`view '${view.name}' has no source`, {}, 'NOT_FOUND');
+      offline = await this.offline.append(source, request.rows, pushSchema(state, view.name));
+    }
+    if (to !== 'offline') await this.online.write({ project: state.project, name: view.name, ttlMs: view.ttlMs }, rows);
+    return { online: to === 'offline' ? 0 : rows.length, offline };
+  }
+
+  async close(): Promise<void> {
+    await this.refreshing;
+    await Promise.allSettled([this.offline.close(), this.online.close(), this.registry.close()]);
+  }
+}
+
+/** Columns (with DuckDB types) a pushed row of a view has in its source: keys, timestamps, features. */
+function pushSchema(state: RegistryState, viewName: string): SourceColumn[] {
+  const view = state.featureViews.find((v) => v.name === viewName);
+  const source = state.sources.find((s) => s.name === view?.source);
+  if (!view || !source) return [];
+  return [
+    ...joinKeysOf(state, view).map((k) => ({ name: k.name, type: duckType(k.type) })),
+    { name: source.timestampField, type: 'TIMESTAMP WITH TIME ZONE' },
+    ...(source.createdTimestampField ? [{ name: source.createdTimestampField, type: 'TIMESTAMP WITH TIME ZONE' }] : []),
+    ...view.features.map((f) => ({ name: sourceColumn(f), type: duckType(f.type) })),
+  ];
+}

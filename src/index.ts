@@ -1,0 +1,19 @@
+/**
+ * Tessera: define features once; build point-in-time-correct training sets, materialize and serve them.
+ *
+ * @example
+ * import { entity, featureView, parquetSource, int64, float64, FeatureStore } from 'tessera';
+ */
+export { type RepoConfig, loadRepoConfig } from './config/repo-config.js';
+export { formatDuration, parseDuration } from './core/duration.js';
+export { encodeEntityKey } from './core/entity-key.js';
+export { TesseraAggregateError, TesseraError } from './core/errors.js';
+export * from './definitions/index.js';
+export { validateState, validateViewAgainstSource } from './definitions/validate.js';
+export { FeatureStore } from './feature-store.js';
+export type { HistoricalResult, OfflineStore, SpineInput } from './offline/offline-store.js';
+export type { OnlineStore } from './online/online-store.js';
+export type { RegistryStore } from './registry/registry-store.js';
+export { buildServer } from './server/http-server.js';
+export type { FeatureStatus, OnlineFeaturesRequest, OnlineFeaturesResult, PushRequest } from './serving/types.js';
+export { TrainingSet } from './training/training-set.js';

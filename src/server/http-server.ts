@@ -1,0 +1,171 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { TesseraError } from '../core/errors.js';
+import type { FeatureStore } from '../feature-store.js';
+import { type FeastOnlineRequest, fromFeastRequest, toFeastResponse } from './feast-json.js';
+
+export interface ServerOptions {
+  /** API keys accepted as `Authorization: Bearer <key>` or `x-api-key: <key>`; empty = no authentication. */
+  readonly apiKeys?: readonly string[];
+  readonly bodyLimitBytes?: number;
+  readonly maxEntitiesPerRequest?: number;
+  /** Fastify logger (pino) level, or false. */
+  readonly logLevel?: 'info' | 'warn' | 'error' | false;
+}
+
+const onlineSchema = {
+  type: 'object',
+  required: ['entities'],
+  properties: {
+    features: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    feature_service: { type: 'string', minLength: 1 },
+    entities: { type: 'object', additionalProperties: { type: 'array' }, minProperties: 1 },
+    request_context: { type: 'object', additionalProperties: { type: 'array' } },
+    full_feature_names: { type: 'boolean' },
+    deadline_ms: { type: 'number', exclusiveMinimum: 0 },
+  },
+  additionalProperties: false,
+  oneOf: [{ required: ['features'] }, { required: ['feature_service'] }],
+} as const;
+
+const pushSchema = {
+  type: 'object',
+  properties: {
+    view: { type: 'string', minLength: 1 },
+    push_source_name: { type: 'string', minLength: 1 },
+    rows: { type: 'array', items: { type: 'object' } },
+    df: { type: 'object', additionalProperties: { type: 'array' } },
+    to: { type: 'string', enum: ['online', 'offline', 'online_and_offline'] },
+  },
+  additionalProperties: false,
+  oneOf: [{ required: ['rows'] }, { required: ['df'] }],
+} as const;
+
+/**
+ * The HTTP feature server. `POST /get-online-features` speaks Feast's JSON so existing Feast HTTP clients work
+ * unchanged; `POST /push` writes rows online and/or offline; `GET /health` (alive) and `GET /ready` (registry
+ * loaded and online store answering).
+ *
+ * @example
+ * const app = await buildServer(store, { apiKeys: ['secret'] });
+ * await app.listen({ port: 6566, host: '127.0.0.1' });
+ */
+export async function buildServer(store: FeatureStore, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logLevel ? { level: options.logLevel } : false,
+    bodyLimit: options.bodyLimitBytes ?? 5 * 1024 * 1024,
+    // Validation errors list every problem, with the path of the offending field.
+    ajv: { customOptions: { allErrors: true, coerceTypes: false } },
+  });
+  const keys = (options.apiKeys ?? []).map((k) => Buffer.from(k));
+  const maxEntities = options.maxEntitiesPerRequest ?? 10_000;
+
+  if (keys.length > 0) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/health') return;
+      if (!isAuthorized(req, keys)) {
+        await reply
+          .code(401)
+          .header('www-authenticate', 'Bearer')
+          .send({ error: 'missing or invalid API key', code: 'UNAUTHORIZED', hint: 'send Authorization: Bearer <key> or x-api-key: <key>' });
+      }
+    });
+  }
+
+  app.setErrorHandler(async (err, _req, reply) => {
+    const e = err as Error & { validation?: unknown; statusCode?: number; code?: string };
+    if (e.validation) {
+      return reply.code(400).send({ error: `invalid request: ${e.message}`, code: 'INVALID_INPUT' });
+    }
+    if (e instanceof TesseraError) return reply.code(statusOf(e)).send(e.toJSON());
+    if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.code(e.statusCode).send({ error: e.message, code: e.code ?? 'INVALID_INPUT' });
+    }
+    reply.log.error(e);
+    return reply.code(500).send({ error: `internal error: ${e.message}`, code: 'BACKEND' });
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/ready', async (_req, reply) => {
+    try {
+      const state = store.currentState();
+      // A real round trip to the online store (a key that never exists), not just a connection check.
+      await store.online.read([{ view: { project: state.project, name: '__ready__', ttlMs: 0 }, entityKeys: ['probe'] }]);
+      return { status: 'ready', project: state.project, registryVersion: store.version };
+    } catch (e) {
+      return reply.code(503).send({ status: 'not ready', error: (e as Error).message });
+    }
+  });
+
+  app.post('/get-online-features', { schema: { body: onlineSchema } }, async (req, reply) => {
+    const request = fromFeastRequest(req.body as FeastOnlineRequest, maxEntities);
+    const result = await store.getOnlineFeatures(request);
+    return reply.type('application/json').send(toFeastResponse(result));
+  });
+
+  app.post('/push', { schema: { body: pushSchema } }, async (req) => {
+    const body = req.body as {
+      view?: string;
+      push_source_name?: string;
+      rows?: Record<string, unknown>[];
+      df?: Record<string, unknown[]>;
+      to?: 'online' | 'offline' | 'online_and_offline';
+    };
+    const view = viewFor(store, body.view ?? body.push_source_name);
+    const rows = body.rows ?? columnsToRows(body.df ?? {});
+    const written = await store.push({ view, rows, ...(body.to ? { to: body.to } : {}) });
+    return { status: 'ok', view, ...written };
+  });
+
+  return app;
+}
+
+function isAuthorized(req: FastifyRequest, keys: readonly Buffer[]): boolean {
+  const header = req.headers.authorization;
+  const given = header?.startsWith('Bearer ') ? header.slice(7) : (req.headers['x-api-key'] as string | undefined);
+  if (!given) return false;
+  const g = Buffer.from(given);
+  return keys.some((k) => k.length === g.length && timingSafeEqual(k, g));
+}
+
+function statusOf(e: TesseraError): number {
+  switch (e.code) {
+    case 'INVALID_INPUT':
+    case 'INVALID_DEFINITION':
+    case 'SCHEMA_MISMATCH':
+      return 400;
+    case 'UNAUTHORIZED':
+      return 401;
+    case 'NOT_FOUND':
+      return 404;
+    case 'CONFLICT':
+      return 409;
+    case 'DEADLINE_EXCEEDED':
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+/** A push names a view; Feast clients name a push source, which we map to the view reading that source. */
+function viewFor(store: FeatureStore, name: string | undefined): string {
+  if (name === undefined) throw new TesseraError('no view given', { field: 'view', expected: 'the feature view to push to' });
+  const state = store.currentState();
+  if (state.featureViews.some((v) => v.name === name)) return name;
+  const bySource = state.featureViews.filter((v) => v.source === name);
+  if (bySource.length === 1) return (bySource[0] as (typeof bySource)[number]).name;
+  throw new TesseraError(`unknown feature view or source '${name}'`, {
+    field: 'view',
+    hint: `known views: ${state.featureViews.map((v) => v.name).join(', ') || 'none'}`,
+  }, 'NOT_FOUND');
+}
+
+function columnsToRows(df: Record<string, unknown[]>): Record<string, unknown>[] {
+  const names = Object.keys(df);
+  const n = names.length === 0 ? 0 : (df[names[0] as string] as unknown[]).length;
+  const rows: Record<string, unknown>[] = [];
+  for (let i = 0; i < n; i++) rows.push(Object.fromEntries(names.map((c) => [c, (df[c] as unknown[])[i]])));
+  return rows;
+}
+

@@ -71,8 +71,7 @@ export function registerRepoCommands(program: Command): void {
             author: process.env['USER'] ?? 'unknown',
           });
           emit(g, { plan, result }, () => {
-            const changed = plan.changes.filter((c) => c.change !== 'unchanged');
-            if (changed.length === 0) return `no changes; registry stays at version ${plan.baseVersion}`;
+            if (!result.created) return `no changes; registry stays at version ${plan.baseVersion}`;
             return `${renderPlan(plan)}\n${pc.green('applied')}: registry version ${result.version}`;
           });
         } finally {
@@ -132,11 +131,13 @@ export function registerRepoCommands(program: Command): void {
           const { state, objectVersions } = await store.registry.state();
           const matches = allDefinitions(state).filter((d) => d.name === name);
           if (matches.length === 0) throw new TesseraError(`nothing named '${name}' is registered`, { hint: 'tessera list shows what is' }, 'NOT_FOUND');
-          const out = matches.map((d) => ({
-            ...serializeDefinition(d),
-            version: objectVersions[`${d.kind}/${d.name}`] ?? 1,
-            lineage: store.registry.lineageOf(state, d.kind, d.name, 'both'),
-          }));
+          const out = await Promise.all(
+            matches.map(async (d) => ({
+              ...serializeDefinition(d),
+              version: objectVersions[`${d.kind}/${d.name}`] ?? 1,
+              lineage: await store.registry.lineageOf(d.kind, d.name, 'both'),
+            })),
+          );
           emit(g, out.length === 1 ? out[0] : out, () => out.map((o) => JSON.stringify(o, null, 2)).join('\n'));
         } finally {
           await store.close();
@@ -186,8 +187,12 @@ export function registerRepoCommands(program: Command): void {
           const state = store.currentState();
           const def = allDefinitions(state).find((d) => d.name === name);
           if (!def) throw new TesseraError(`nothing named '${name}' is registered`, {}, 'NOT_FOUND');
-          const graph = store.registry.lineageOf(state, def.kind, def.name, o.direction);
-          emit(g, graph, () => graph.edges.map((e) => `${e.from.kind} ${e.from.name} → ${e.to.kind} ${e.to.name}`).join('\n'));
+          const graph = await store.registry.lineageOf(def.kind, def.name, o.direction);
+          emit(g, graph, () =>
+            graph.edges.length === 0
+              ? `${def.kind} ${def.name} has no lineage edges`
+              : graph.edges.map((e) => `${e.from} → ${e.to} (${e.relation})`).join('\n'),
+          );
         } finally {
           await store.close();
         }

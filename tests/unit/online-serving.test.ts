@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { encodeEntityKey } from '../../src/core/entity-key.js';
+import type { OnlineReadRequest, OnlineRow, OnlineStore, OnlineViewRef, StoredRow } from '../../src/online/online-store.js';
+import { OnlineServing } from '../../src/serving/online-serving.js';
+import { ratio, sampleState } from '../helpers/sample-definitions.js';
+
+/** A minimal in-memory store: serving logic is what is under test here, not storage. */
+class MemoryStore implements OnlineStore {
+  readonly kind = 'memory';
+  readonly rows = new Map<string, OnlineRow>();
+  reads = 0;
+  delayMs = 0;
+  async write(view: OnlineViewRef, rows: readonly OnlineRow[]) {
+    for (const r of rows) this.rows.set(`${view.name}/${r.entityKey}`, r);
+  }
+  async read(requests: readonly OnlineReadRequest[]): Promise<(StoredRow | null)[][]> {
+    this.reads++;
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    return requests.map((q) => q.entityKeys.map((k) => this.rows.get(`${q.view.name}/${k}`) ?? null));
+  }
+  async deleteView() {}
+  async close() {}
+}
+
+const NOW = Date.parse('2024-05-01T12:00:00Z');
+const HOUR = 3_600_000;
+const key = (id: number) => encodeEntityKey([{ name: 'user_id', type: 'int64' }], { user_id: id });
+
+async function setup(fallbacks: Record<string, unknown> = {}, deadlineMs?: number) {
+  const store = new MemoryStore();
+  await store.write({ project: 'test', name: 'user_stats', ttlMs: HOUR }, [
+    { entityKey: key(1), eventTs: NOW - 10 * 60_000, createdTs: 0, values: { clicks: 5, spend: 20, tags: ['a'] } },
+    // Exactly at the TTL edge: still valid (event_ts >= now - ttl).
+    { entityKey: key(2), eventTs: NOW - HOUR, createdTs: 0, values: { clicks: 7, spend: null, tags: [] } },
+    // One millisecond past the TTL: too old.
+    { entityKey: key(3), eventTs: NOW - HOUR - 1, createdTs: 0, values: { clicks: 9, spend: 1, tags: [] } },
+  ]);
+  await store.write({ project: 'test', name: 'item_stats', ttlMs: 0 }, [
+    { entityKey: '100', eventTs: 0, createdTs: 0, values: { price: 9.5, clicks: 1 } },
+  ]);
+  const serving = new OnlineServing({
+    store,
+    state: () => sampleState,
+    loadTransform: async () => ratio.transform!,
+    fallbacks,
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+  });
+  return { store, serving };
+}
+
+describe('online serving', () => {
+  it('returns values, statuses and event times per entity, join keys first, TTL enforced like training', async () => {
+    const { serving, store } = await setup();
+    const r = await serving.get({
+      features: ['user_stats:clicks', 'user_stats:spend'],
+      entities: [{ user_id: 1 }, { user_id: 2 }, { user_id: 3 }, { user_id: 4 }],
+      now: new Date(NOW),
+    });
+    expect(r.featureNames).toEqual(['user_id', 'clicks', 'spend']);
+    expect(r.rows).toEqual([
+      { user_id: 1, clicks: 5, spend: 20 },
+      { user_id: 2, clicks: 7, spend: null },
+      { user_id: 3, clicks: null, spend: null },
+      { user_id: 4, clicks: null, spend: null },
+    ]);
+    expect(r.statuses).toEqual([
+      ['PRESENT', 'PRESENT', 'PRESENT'],
+      ['PRESENT', 'PRESENT', 'NULL_VALUE'],
+      ['PRESENT', 'OUTSIDE_MAX_AGE', 'OUTSIDE_MAX_AGE'],
+      ['PRESENT', 'NOT_FOUND', 'NOT_FOUND'],
+    ]);
+    expect(r.eventTimestamps[0]?.[1]?.getTime()).toBe(NOW - 10 * 60_000);
+    expect(r.eventTimestamps[3]?.[1]).toBeNull();
+    expect(store.reads).toBe(1);
+  });
+
+  it('reads many views in one store call and keeps request order across views', async () => {
+    const { serving, store } = await setup();
+    const r = await serving.get({
+      features: ['item_stats:price', 'user_stats:clicks'],
+      entities: [{ user_id: 1, item_id: 100 }],
+      now: new Date(NOW),
+    });
+    expect(r.featureNames).toEqual(['item_id', 'user_id', 'price', 'clicks']);
+    expect(r.rows[0]).toEqual({ item_id: 100, user_id: 1, price: 9.5, clicks: 5 });
+    expect(store.reads).toBe(1);
+  });
+
+  it('applies on-demand transforms with request fields, and serves feature services', async () => {
+    const { serving } = await setup();
+    const r = await serving.get({
+      featureService: 'ranker',
+      entities: [{ user_id: 1, item_id: 100, amount: 10 }, { user_id: 3, item_id: 100, amount: 10 }],
+      now: new Date(NOW),
+    });
+    expect(r.featureNames).toEqual(['user_id', 'item_id', 'clicks', 'amount_over_spend', 'price']);
+    expect(r.rows[0]).toMatchObject({ clicks: 5, amount_over_spend: 0.5, price: 9.5 });
+    // The input feature is too old for user 3, so the transform sees null.
+    expect(r.rows[1]).toMatchObject({ clicks: null, amount_over_spend: null });
+  });
+
+  it('names full feature names and rejects colliding outputs', async () => {
+    const { serving } = await setup();
+    await expect(
+      serving.get({ features: ['user_stats:clicks', 'item_stats:clicks'], entities: [{ user_id: 1, item_id: 100 }] }),
+    ).rejects.toThrow(/both be output as 'clicks'.*fullFeatureNames/);
+    const r = await serving.get({
+      features: ['user_stats:clicks', 'item_stats:clicks'],
+      entities: [{ user_id: 1, item_id: 100 }],
+      fullFeatureNames: true,
+      now: new Date(NOW),
+    });
+    expect(r.rows[0]).toMatchObject({ user_stats__clicks: 5, item_stats__clicks: 1 });
+  });
+
+  it('serves configured fallbacks with status DEFAULTED for missing and too-old values', async () => {
+    const { serving } = await setup({ 'user_stats:clicks': 0 });
+    const r = await serving.get({ features: ['user_stats:clicks', 'user_stats:spend'], entities: [{ user_id: 3 }, { user_id: 4 }], now: new Date(NOW) });
+    expect(r.rows.map((x) => x['clicks'])).toEqual([0, 0]);
+    expect(r.statuses.map((s) => s[1])).toEqual(['DEFAULTED', 'DEFAULTED']);
+    expect(r.statuses.map((s) => s[2])).toEqual(['OUTSIDE_MAX_AGE', 'NOT_FOUND']);
+  });
+
+  it('answers within the deadline with fallbacks when the store is slow, and says so', async () => {
+    const { serving, store } = await setup({ 'user_stats:clicks': -1 });
+    store.delayMs = 200;
+    const t0 = performance.now();
+    const r = await serving.get({ features: ['user_stats:clicks', 'user_stats:spend'], entities: [{ user_id: 1 }], deadlineMs: 20 });
+    expect(performance.now() - t0).toBeLessThan(150);
+    expect(r.rows[0]).toEqual({ user_id: 1, clicks: -1, spend: null });
+    expect(r.statuses[0]).toEqual(['PRESENT', 'DEFAULTED', 'DEFAULTED']);
+    expect(r.warnings[0]).toMatch(/deadline of 20 ms exceeded/);
+  });
+
+  it('gives clear errors for bad requests', async () => {
+    const { serving } = await setup();
+    await expect(serving.get({ features: ['user_stats:nope'], entities: [{ user_id: 1 }] })).rejects.toThrow(/unknown feature 'nope' in view 'user_stats'/);
+    await expect(serving.get({ features: ['nope:x'], entities: [{ user_id: 1 }] })).rejects.toThrow(/unknown feature view 'nope'/);
+    await expect(serving.get({ features: ['user_stats:clicks'], entities: [{ user: 1 }] })).rejects.toThrow(/row 0.*field 'user_id'.*missing join key/);
+    await expect(serving.get({ features: ['ratio:amount_over_spend'], entities: [{ user_id: 1 }] })).rejects.toThrow(
+      /request field 'amount' needed by on-demand view 'ratio' is missing/,
+    );
+  });
+});

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { TesseraError } from '../core/errors.js';
-import { parseYaml, yamlLine } from '../core/yaml.js';
+import { firstIssue, parseYaml, yamlLine } from '../core/yaml.js';
 
 /** Name of the config file at the root of a feature repo. */
 export const CONFIG_FILE = 'tessera.yaml';
@@ -94,7 +94,7 @@ export function parseRepoConfig(text: string, configFile: string): RepoConfig {
   const raw = interpolateEnv(doc.toJS(), configFile);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = firstIssue(parsed.error.issues as Parameters<typeof firstIssue>[0]);
     const row = yamlLine(doc, text, issue.path);
     throw new TesseraError(
       `invalid config: ${issue.message}`,

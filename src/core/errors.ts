@@ -35,12 +35,33 @@ export type ErrorCode =
 export class TesseraError extends Error {
   readonly code: ErrorCode;
   readonly location: ErrorLocation;
+  /** The message without the location prefix and suffixes. */
+  readonly detail: string;
 
   constructor(message: string, location: ErrorLocation = {}, code: ErrorCode = 'INVALID_INPUT', cause?: unknown) {
     super(formatMessage(message, location), cause === undefined ? undefined : { cause });
     this.name = 'TesseraError';
     this.code = code;
     this.location = location;
+    this.detail = message;
+  }
+
+  /**
+   * The same error seen from further out: `outer` fills in where it happened (file, row) and a field path
+   * prefix, keeping what the inner error knew (expected, actual, hint).
+   *
+   * @example e.at({ file: 'features.yaml', row: 12, field: 'feature_views.0' })
+   */
+  at(outer: ErrorLocation): TesseraError {
+    const field =
+      outer.field !== undefined && this.location.field !== undefined
+        ? `${outer.field}.${this.location.field}`
+        : (this.location.field ?? outer.field);
+    const location: ErrorLocation = { ...this.location, ...outer, ...(field !== undefined ? { field } : {}) };
+    for (const k of ['expected', 'actual', 'hint'] as const) {
+      if (this.location[k] !== undefined) location[k] = this.location[k];
+    }
+    return new TesseraError(this.detail, location, this.code, this);
   }
 
   toJSON(): { error: string; code: ErrorCode; location: ErrorLocation } {

@@ -38,10 +38,15 @@ export const emptyState = (project: string): RegistryState => ({
   featureServices: [],
 });
 
-/** Builds a state from a list of definitions (later duplicates are reported by validation, not here). */
+/**
+ * Builds a state from a list of definitions, each kind sorted by name so that a state does not depend on the
+ * order definitions were declared or exported in (duplicates are reported by validation, not here).
+ */
 export function stateFromDefinitions(project: string, defs: readonly Definition[]): RegistryState {
   const pick = <K extends DefinitionKind>(kind: K) =>
-    defs.filter((d): d is Extract<Definition, { kind: K }> => d.kind === kind);
+    defs
+      .filter((d): d is Extract<Definition, { kind: K }> => d.kind === kind)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     project,
     entities: pick('Entity'),

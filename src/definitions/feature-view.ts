@@ -88,7 +88,7 @@ export function featureView<const TName extends string, const TSchema extends Sc
     entities: Object.freeze(entities),
     source: typeof input.source === 'string' ? input.source : input.source.name,
     features: Object.freeze(features),
-    ttlMs: parseDuration(input.ttl ?? 0, `feature view '${input.name}' ttl`),
+    ttlMs: parseDuration(input.ttl ?? 0, 'ttl'),
     online: input.online ?? true,
     offline: input.offline ?? true,
     ...commonMeta(input),

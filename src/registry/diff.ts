@@ -115,7 +115,8 @@ export function planChanges(current: RegistryState, desired: RegistryState, base
 
 /**
  * Per-object version numbers after a plan is applied: a new object starts at 1, a changed one increments,
- * an unchanged one keeps its number, a removed one drops out.
+ * an unchanged one keeps its number. A removed object keeps its last number in the map, so re-adding it
+ * continues the sequence and a (service, version) pair recorded by a model never names two selections.
  *
  * @example nextObjectVersions(plan, { 'FeatureService/ranker': 2 }) // { 'FeatureService/ranker': 3, … }
  */
@@ -128,10 +129,12 @@ export function nextObjectVersions(
     const key = objectKey(o.kind, o.name);
     const prev = previous[key];
     // An object applied before object versions were tracked counts as version 1.
-    if (o.change === 'added') out[key] = 1;
+    if (o.change === 'added') out[key] = prev === undefined ? 1 : prev + 1;
     else if (o.change === 'changed') out[key] = (prev ?? 1) + 1;
-    else if (o.change === 'unchanged') out[key] = prev ?? 1;
+    else out[key] = prev ?? 1;
   }
+  // Objects removed in earlier versions are not in the plan; keep their numbers too.
+  for (const [key, v] of Object.entries(previous)) if (!(key in out)) out[key] = v;
   return out;
 }
 

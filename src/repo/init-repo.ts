@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TesseraError } from '../core/errors.js';
 import { generateEcommerceData } from '../demo/ecommerce-data.js';
@@ -39,7 +39,9 @@ export async function initRepo(
     files.push(name);
   }
   writeFileSync(join(path, '.gitignore'), '.tessera/\n');
-  files.push('.gitignore');
+  // Definitions are ES modules; saying so keeps tsx from compiling them to CommonJS.
+  writeFileSync(join(path, 'package.json'), `${JSON.stringify({ name: basename(path), private: true, type: 'module' }, null, 2)}\n`);
+  files.push('.gitignore', 'package.json');
   if (opts.data === false) return { path, files };
   const data = await generateEcommerceData({
     outDir: path,

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import { loadRepoConfig, type RepoConfig } from '../config/repo-config.js';
+import { CONFIG_FILE, loadRepoConfig, type RepoConfig } from '../config/repo-config.js';
 import { TesseraError } from '../core/errors.js';
 import { COLLECTIONS, type Definition, type RegistryState, stateFromDefinitions } from '../definitions/definition.js';
 import type { OnDemandFeatureView, TransformFn, TransformRef } from '../definitions/on-demand-feature-view.js';
@@ -90,7 +90,12 @@ export function expandDefinitionPaths(repoPath: string, patterns: readonly strin
     }
     const dir = dirname(abs);
     const re = new RegExp(`^${basename(abs).replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`);
-    const matches = exists(dir) ? readdirSync(dir).filter((f) => re.test(f)).sort() : [];
+    // The config file is never a definitions file, even when a glob like *.yaml matches it.
+    const matches = exists(dir)
+      ? readdirSync(dir)
+          .filter((f) => re.test(f) && join(dir, f) !== join(repoPath, CONFIG_FILE))
+          .sort()
+      : [];
     out.push(...matches.map((f) => join(dir, f)));
   }
   return [...new Set(out)];

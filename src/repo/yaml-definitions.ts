@@ -1,7 +1,7 @@
 import type { Document } from 'yaml';
 import { z } from 'zod';
 import { TesseraError } from '../core/errors.js';
-import { parseYaml, yamlLine } from '../core/yaml.js';
+import { firstIssue, parseYaml, yamlLine } from '../core/yaml.js';
 import type { Definition } from '../definitions/definition.js';
 import { entity } from '../definitions/entity.js';
 import { featureService } from '../definitions/feature-service.js';
@@ -87,7 +87,7 @@ export function loadYamlDefinitions(text: string, file: string): Definition[] {
   const doc = parseYaml(text, file);
   const parsed = fileSchema.safeParse(doc.toJS() ?? {});
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = firstIssue(parsed.error.issues as Parameters<typeof firstIssue>[0]);
     const row = yamlLine(doc, text, issue.path);
     throw new TesseraError(
       `invalid definition: ${issue.message}`,
@@ -107,11 +107,7 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
     } catch (e) {
       if (!(e instanceof TesseraError)) throw e;
       const row = yamlLine(doc, text, path);
-      throw new TesseraError(
-        e.message,
-        { file, field: e.location.field ? `${path.join('.')}.${e.location.field}` : path.join('.'), ...(row !== undefined ? { row } : {}) },
-        e.code,
-      );
+      throw e.at({ file, field: path.join('.'), ...(row !== undefined ? { row } : {}) });
     }
   };
   const types = (m: Record<string, string>, path: (string | number)[]): Record<string, FieldType> =>

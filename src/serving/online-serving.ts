@@ -46,8 +46,7 @@ export class OnlineServing {
         try {
           return encodeEntityKey(v.joinKeys, row);
         } catch (e) {
-          if (!(e instanceof TesseraError)) throw e;
-          throw new TesseraError(e.message.replace(/^field/, `entity row ${i}, field`), { ...e.location, row: i });
+          throw e instanceof TesseraError ? e.at({ row: i }) : e;
         }
       }),
     );

@@ -37,7 +37,7 @@ export function toOnlineRows(
     try {
       entityKey = encodeEntityKey(joinKeys, row);
     } catch (e) {
-      if (e instanceof TesseraError) throw new TesseraError(e.message, { ...e.location, row: i });
+      if (e instanceof TesseraError) throw e.at({ row: i });
       throw e;
     }
     const eventTs = toEpochMs(row[source.timestampField], at(source.timestampField), true) as number;

@@ -211,7 +211,7 @@ describe('breaking findings', () => {
 });
 
 describe('nextObjectVersions and changeSummary', () => {
-  it('starts new objects at 1, bumps changed ones, keeps the rest and drops removed ones', () => {
+  it('starts new objects at 1, bumps changed ones, keeps the rest, and remembers removed ones', () => {
     const before = state(user, orders, stats(), ranker());
     const after = state(user, merchant, orders, stats({ clicks: int64() }));
     const plan = planChanges(before, after, 3);
@@ -226,7 +226,11 @@ describe('nextObjectVersions and changeSummary', () => {
       'Entity/merchant': 1,
       'Source/orders': 1,
       'FeatureView/user_stats': 6,
+      // Removed, but remembered: re-adding it continues at 2 instead of reusing 1.
+      'FeatureService/ranker': 1,
     });
+    const readded = planChanges(after, state(user, merchant, orders, stats({ clicks: int64() }), ranker()), 4);
+    expect(nextObjectVersions(readded, nextObjectVersions(plan, previous))['FeatureService/ranker']).toBe(2);
     expect(changeSummary(plan)).toEqual([
       { kind: 'Entity', name: 'merchant', change: 'added' },
       { kind: 'FeatureView', name: 'user_stats', change: 'changed' },

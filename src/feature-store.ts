@@ -2,14 +2,20 @@ import { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
 import { TesseraAggregateError, TesseraError } from './core/errors.js';
 import type { RegistryState } from './definitions/definition.js';
 import type { FeatureRef } from './definitions/feature-view.js';
+import { sourceColumn } from './definitions/feature-view.js';
 import type { OnDemandFeatureView } from './definitions/on-demand-feature-view.js';
-import { resolveFeatures } from './definitions/resolve.js';
+import { joinKeysOf, resolveFeatures } from './definitions/resolve.js';
 import { validateState, validateViewAgainstSource } from './definitions/validate.js';
-import { materialize, type MaterializeReport, materializeView, selectViews } from './materialize/materialize.js';
+import {
+  type MaterializeReport,
+  materialize,
+  materializeView,
+  selectViews,
+} from './materialize/materialize.js';
 import { DuckDbOfflineStore } from './offline/duckdb/duckdb-offline-store.js';
 import type { OfflineStore, OfflineWriter, SourceColumn, SpineInput } from './offline/offline-store.js';
-import { openOnlineStore } from './online/open-online-store.js';
 import type { OnlineStore } from './online/online-store.js';
+import { openOnlineStore } from './online/open-online-store.js';
 import { openRegistryStore } from './registry/open-registry.js';
 import { Registry } from './registry/registry.js';
 import { type LoadedRepo, loadRepo, loadTransform } from './repo/load-repo.js';
@@ -17,8 +23,6 @@ import { OnlineServing, type ServedResult } from './serving/online-serving.js';
 import { toOnlineRows } from './serving/push.js';
 import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
 import { duckType, TrainingSet } from './training/training-set.js';
-import { joinKeysOf } from './definitions/resolve.js';
-import { sourceColumn } from './definitions/feature-view.js';
 
 export interface OpenOptions {
   /** Reload the registry state this often when serving (ms); default 10 s. */
@@ -70,12 +74,20 @@ export class FeatureStore {
     const registryStore = openRegistryStore(
       config.registry.type === 'sqlite'
         ? { type: 'sqlite', path: config.registry.path }
-        : { type: 'postgres', url: config.registry.url, ...(config.registry.schema ? { schema: config.registry.schema } : {}) },
+        : {
+            type: 'postgres',
+            url: config.registry.url,
+            ...(config.registry.schema ? { schema: config.registry.schema } : {}),
+          },
     );
     const online = openOnlineStore(
       config.online_store.type === 'sqlite'
         ? { type: 'sqlite', path: config.online_store.path }
-        : { type: 'redis', url: config.online_store.url, ...(config.online_store.key_prefix ? { keyPrefix: config.online_store.key_prefix } : {}) },
+        : {
+            type: 'redis',
+            url: config.online_store.url,
+            ...(config.online_store.key_prefix ? { keyPrefix: config.online_store.key_prefix } : {}),
+          },
     );
     const offline = new DuckDbOfflineStore(
       {
@@ -87,7 +99,13 @@ export class FeatureStore {
         ...(config.offline_store.threads ? { threads: config.offline_store.threads } : {}),
       },
     );
-    const store = new FeatureStore(config, offline, online, new Registry(registryStore, config.project), options);
+    const store = new FeatureStore(
+      config,
+      offline,
+      online,
+      new Registry(registryStore, config.project),
+      options,
+    );
     await store.refresh();
     return store;
   }
@@ -138,7 +156,8 @@ export class FeatureStore {
         }
       }
     }
-    if (errors.length > 0) throw new TesseraAggregateError(`${errors.length} problem(s) in the definitions`, errors);
+    if (errors.length > 0)
+      throw new TesseraAggregateError(`${errors.length} problem(s) in the definitions`, errors);
     return repo;
   }
 
@@ -207,7 +226,8 @@ export class FeatureStore {
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
     });
     const transforms = new Map<string, (row: Readonly<Record<string, unknown>>) => Record<string, unknown>>();
-    for (const od of resolved.onDemand) transforms.set(od.view.name, await loadTransform(this.config.repoPath, od.view));
+    for (const od of resolved.onDemand)
+      transforms.set(od.view.name, await loadTransform(this.config.repoPath, od.view));
     return new TrainingSet(result, resolved, fullFeatureNames, transforms, (rows, columns, path) =>
       this.offline.writeParquet(rows, columns, path),
     );
@@ -287,9 +307,21 @@ export class FeatureStore {
     if (to !== 'online') {
       const source = state.sources.find((s) => s.name === view.source);
       if (!source) throw new TesseraError(`view '${view.name}' has no source`, {}, 'NOT_FOUND');
-      offline = await this.offline.append(source, request.rows, pushSchema(state, view.name));
+      // Offline rows carry the validated values (timestamps as instants), in the source's own column names.
+      const keys = joinKeysOf(state, view);
+      const offlineRows = rows.map((r, i) => {
+        const row: Record<string, unknown> = {};
+        for (const k of keys) row[k.name] = (request.rows[i] as Record<string, unknown>)[k.name];
+        row[source.timestampField] = new Date(r.eventTs);
+        if (source.createdTimestampField)
+          row[source.createdTimestampField] = r.createdTs ? new Date(r.createdTs) : null;
+        for (const f of view.features) row[sourceColumn(f)] = r.values[f.name];
+        return row;
+      });
+      offline = await this.offline.append(source, offlineRows, pushSchema(state, view.name));
     }
-    if (to !== 'offline') await this.online.write({ project: state.project, name: view.name, ttlMs: view.ttlMs }, rows);
+    if (to !== 'offline')
+      await this.online.write({ project: state.project, name: view.name, ttlMs: view.ttlMs }, rows);
     return { online: to === 'offline' ? 0 : rows.length, offline };
   }
 
@@ -306,8 +338,8 @@ function pushSchema(state: RegistryState, viewName: string): SourceColumn[] {
   if (!view || !source) return [];
   return [
     ...joinKeysOf(state, view).map((k) => ({ name: k.name, type: duckType(k.type) })),
-    { name: source.timestampField, type: 'TIMESTAMP WITH TIME ZONE' },
-    ...(source.createdTimestampField ? [{ name: source.createdTimestampField, type: 'TIMESTAMP WITH TIME ZONE' }] : []),
+    { name: source.timestampField, type: 'TIMESTAMPTZ' },
+    ...(source.createdTimestampField ? [{ name: source.createdTimestampField, type: 'TIMESTAMPTZ' }] : []),
     ...view.features.map((f) => ({ name: sourceColumn(f), type: duckType(f.type) })),
   ];
 }

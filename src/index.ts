@@ -4,7 +4,7 @@
  * @example
  * import { entity, featureView, parquetSource, int64, float64, FeatureStore } from 'tessera';
  */
-export { type RepoConfig, loadRepoConfig } from './config/repo-config.js';
+export { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
 export { formatDuration, parseDuration } from './core/duration.js';
 export { encodeEntityKey } from './core/entity-key.js';
 export { TesseraAggregateError, TesseraError } from './core/errors.js';
@@ -15,5 +15,10 @@ export type { HistoricalResult, OfflineStore, SpineInput } from './offline/offli
 export type { OnlineStore } from './online/online-store.js';
 export type { RegistryStore } from './registry/registry-store.js';
 export { buildServer } from './server/http-server.js';
-export type { FeatureStatus, OnlineFeaturesRequest, OnlineFeaturesResult, PushRequest } from './serving/types.js';
+export type {
+  FeatureStatus,
+  OnlineFeaturesRequest,
+  OnlineFeaturesResult,
+  PushRequest,
+} from './serving/types.js';
 export { TrainingSet } from './training/training-set.js';

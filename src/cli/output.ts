@@ -36,7 +36,9 @@ export function jsonReplacer(_key: string, v: unknown): unknown {
 }
 
 /** Runs a command body, turning errors into a message (or JSON with --json) and the right exit code. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const cmd = args[args.length - 1] as { optsWithGlobals?: () => GlobalOptions };
     const opts = cmd.optsWithGlobals?.() ?? {};
@@ -45,11 +47,13 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
     } catch (e) {
       const code = exitCodeOf(e);
       if (opts.json) {
-        const body = e instanceof TesseraError ? e.toJSON() : { error: (e as Error).message, code: 'FAILURE' };
+        const body =
+          e instanceof TesseraError ? e.toJSON() : { error: (e as Error).message, code: 'FAILURE' };
         process.stdout.write(`${JSON.stringify(body, jsonReplacer, 2)}\n`);
       } else {
         process.stderr.write(`${pc.red('error:')} ${(e as Error).message}\n`);
-        if (code === EXIT.failure && process.env['TESSERA_DEBUG']) process.stderr.write(`${(e as Error).stack}\n`);
+        if (code === EXIT.failure && process.env['TESSERA_DEBUG'])
+          process.stderr.write(`${(e as Error).stack}\n`);
       }
       process.exitCode = code;
     }
@@ -78,7 +82,10 @@ export function table(header: readonly string[], rows: readonly (readonly unknow
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells
     .map((r, ri) => {
-      const line = r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+      const line = r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd();
       return ri === 0 ? pc.bold(line) : line;
     })
     .join('\n');

@@ -12,7 +12,12 @@ export interface Progress {
 export function progress(enabled: boolean): Progress {
   if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: ' {label} [{bar}] {value}/{total} {unit} | {rate}/s | {duration_formatted}', hideCursor: true, clearOnComplete: false },
+    {
+      stream: process.stderr,
+      format: ' {label} [{bar}] {value}/{total} {unit} | {rate}/s | {duration_formatted}',
+      hideCursor: true,
+      clearOnComplete: false,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

@@ -47,7 +47,11 @@ const configSchema = z
         /** API keys accepted by `tessera serve`; empty = authentication off. */
         api_keys: z.array(z.string()).default([]),
         max_entities_per_request: z.number().int().positive().default(10_000),
-        body_limit_bytes: z.number().int().positive().default(5 * 1024 * 1024),
+        body_limit_bytes: z
+          .number()
+          .int()
+          .positive()
+          .default(5 * 1024 * 1024),
       })
       .strict()
       .default(servingDefaults),
@@ -107,9 +111,12 @@ export function parseRepoConfig(text: string, configFile: string): RepoConfig {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(repoPath, p));
   return {
     ...cfg,
-    registry: cfg.registry.type === 'sqlite' ? { ...cfg.registry, path: abs(cfg.registry.path) } : cfg.registry,
+    registry:
+      cfg.registry.type === 'sqlite' ? { ...cfg.registry, path: abs(cfg.registry.path) } : cfg.registry,
     online_store:
-      cfg.online_store.type === 'sqlite' ? { ...cfg.online_store, path: abs(cfg.online_store.path) } : cfg.online_store,
+      cfg.online_store.type === 'sqlite'
+        ? { ...cfg.online_store, path: abs(cfg.online_store.path) }
+        : cfg.online_store,
     repoPath,
     configFile: resolve(configFile),
   };
@@ -117,17 +124,20 @@ export function parseRepoConfig(text: string, configFile: string): RepoConfig {
 
 function interpolateEnv(v: unknown, file: string): unknown {
   if (typeof v === 'string') {
-    return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, def: string | undefined) => {
-      const value = process.env[name] ?? def;
-      if (value === undefined) {
-        throw new TesseraError(
-          `environment variable ${name} is not set`,
-          { file, hint: `export ${name}=… or give a default with \${${name}:-value}` },
-          'INVALID_CONFIG',
-        );
-      }
-      return value;
-    });
+    return v.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (_m, name: string, def: string | undefined) => {
+        const value = process.env[name] ?? def;
+        if (value === undefined) {
+          throw new TesseraError(
+            `environment variable ${name} is not set`,
+            { file, hint: `export ${name}=… or give a default with \${${name}:-value}` },
+            'INVALID_CONFIG',
+          );
+        }
+        return value;
+      },
+    );
   }
   if (Array.isArray(v)) return v.map((x) => interpolateEnv(x, file));
   if (v !== null && typeof v === 'object') {

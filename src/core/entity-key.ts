@@ -10,7 +10,10 @@ export type KeyValue = string | number | bigint | boolean;
  *
  * @example encodeEntityKey([{ name: 'user_id', type: 'int64' }], { user_id: 42 }) // '42'
  */
-export function encodeEntityKey(joinKeys: readonly JoinKey[], row: Readonly<Record<string, unknown>>): string {
+export function encodeEntityKey(
+  joinKeys: readonly JoinKey[],
+  row: Readonly<Record<string, unknown>>,
+): string {
   let out = '';
   for (let i = 0; i < joinKeys.length; i++) {
     const k = joinKeys[i] as JoinKey;
@@ -28,7 +31,12 @@ function canonicalKeyPart(key: JoinKey, v: unknown): string {
   switch (key.type) {
     case 'int32':
     case 'int64': {
-      const n = typeof v === 'bigint' ? v : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : parseIntStrict(v);
+      const n =
+        typeof v === 'bigint'
+          ? v
+          : typeof v === 'number' && Number.isInteger(v)
+            ? BigInt(v)
+            : parseIntStrict(v);
       if (n === undefined) throw badKey(key, v);
       return n.toString();
     }
@@ -48,7 +56,8 @@ function canonicalKeyPart(key: JoinKey, v: unknown): string {
       return String(ms);
     }
     default: {
-      const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined;
+      const s =
+        typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined;
       if (s === undefined) throw badKey(key, v);
       return s.replaceAll('\\', '\\\\').replaceAll('\u001f', '\\u001f');
     }
@@ -61,4 +70,8 @@ function parseIntStrict(v: unknown): bigint | undefined {
 }
 
 const badKey = (key: JoinKey, v: unknown) =>
-  new TesseraError('invalid join key value', { field: key.name, expected: `a ${key.type}`, actual: JSON.stringify(String(v)) });
+  new TesseraError('invalid join key value', {
+    field: key.name,
+    expected: `a ${key.type}`,
+    actual: JSON.stringify(String(v)),
+  });

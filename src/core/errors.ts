@@ -38,7 +38,12 @@ export class TesseraError extends Error {
   /** The message without the location prefix and suffixes. */
   readonly detail: string;
 
-  constructor(message: string, location: ErrorLocation = {}, code: ErrorCode = 'INVALID_INPUT', cause?: unknown) {
+  constructor(
+    message: string,
+    location: ErrorLocation = {},
+    code: ErrorCode = 'INVALID_INPUT',
+    cause?: unknown,
+  ) {
     super(formatMessage(message, location), cause === undefined ? undefined : { cause });
     this.name = 'TesseraError';
     this.code = code;
@@ -73,7 +78,11 @@ export class TesseraError extends Error {
 export class TesseraAggregateError extends TesseraError {
   readonly errors: readonly TesseraError[];
   constructor(summary: string, errors: readonly TesseraError[]) {
-    super(`${summary}:\n${errors.map((e) => `  - ${e.message}`).join('\n')}`, {}, errors[0]?.code ?? 'INVALID_INPUT');
+    super(
+      `${summary}:\n${errors.map((e) => `  - ${e.message}`).join('\n')}`,
+      {},
+      errors[0]?.code ?? 'INVALID_INPUT',
+    );
     this.errors = errors;
   }
 }

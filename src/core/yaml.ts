@@ -22,7 +22,9 @@ export function parseYaml(text: string, file: string, code: ErrorCode = 'INVALID
  * The issue of a zod parse to report first: an unknown key (usually a typo, which also makes the intended
  * key look "missing") before anything else. Returns its message and the path to locate it by.
  */
-export function firstIssue(issues: readonly { code: string; path: PropertyKey[]; message: string; keys?: string[] }[]): {
+export function firstIssue(
+  issues: readonly { code: string; path: PropertyKey[]; message: string; keys?: string[] }[],
+): {
   path: PropertyKey[];
   message: string;
 } {
@@ -30,7 +32,10 @@ export function firstIssue(issues: readonly { code: string; path: PropertyKey[];
   const issue = unknown ?? issues[0];
   if (!issue) return { path: [], message: 'invalid' };
   if (unknown?.keys?.[0] !== undefined) {
-    return { path: [...unknown.path, unknown.keys[0]], message: `unknown key '${unknown.keys[0]}' (check its spelling)` };
+    return {
+      path: [...unknown.path, unknown.keys[0]],
+      message: `unknown key '${unknown.keys[0]}' (check its spelling)`,
+    };
   }
   return { path: issue.path, message: issue.message };
 }

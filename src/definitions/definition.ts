@@ -69,7 +69,11 @@ export function allDefinitions(state: RegistryState): Definition[] {
 
 /** The plain-data form of a definition: no functions, no derived `refs`. Stable key order for diffing. */
 export function serializeDefinition(def: Definition): Record<string, unknown> {
-  const { refs: _refs, transform: _transform, ...rest } = def as Definition & { refs?: unknown; transform?: unknown };
+  const {
+    refs: _refs,
+    transform: _transform,
+    ...rest
+  } = def as Definition & { refs?: unknown; transform?: unknown };
   return sortKeys(rest) as Record<string, unknown>;
 }
 

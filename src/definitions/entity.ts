@@ -1,6 +1,6 @@
 import { definitionError } from '../core/errors.js';
-import type { FieldType, ScalarType } from './value-types.js';
 import { assertName, type CommonMeta, commonMeta } from './common.js';
+import type { FieldType, ScalarType } from './value-types.js';
 
 /** One typed join key of an entity. Join keys are scalars; lists cannot identify an entity. */
 export interface JoinKey {
@@ -41,7 +41,15 @@ export function entity(input: EntityInput): Entity {
     return Object.freeze({ name, type: t.type });
   });
   if (joinKeys.length === 0) {
-    throw definitionError(`entity '${input.name}' has no join keys`, { field: 'joinKeys', expected: 'at least one' });
+    throw definitionError(`entity '${input.name}' has no join keys`, {
+      field: 'joinKeys',
+      expected: 'at least one',
+    });
   }
-  return Object.freeze({ kind: 'Entity', name: input.name, joinKeys: Object.freeze(joinKeys), ...commonMeta(input) });
+  return Object.freeze({
+    kind: 'Entity',
+    name: input.name,
+    joinKeys: Object.freeze(joinKeys),
+    ...commonMeta(input),
+  });
 }

@@ -33,5 +33,10 @@ export function featureService(input: FeatureServiceInput): FeatureService {
       expected: 'at least one view:feature reference',
     });
   }
-  return Object.freeze({ kind: 'FeatureService', name: input.name, features: Object.freeze(features), ...commonMeta(input) });
+  return Object.freeze({
+    kind: 'FeatureService',
+    name: input.name,
+    features: Object.freeze(features),
+    ...commonMeta(input),
+  });
 }

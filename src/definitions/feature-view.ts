@@ -18,7 +18,8 @@ export interface Feature {
  * A group of features computed from one source and keyed by one or more entities.
  * `ttlMs` bounds how old a value may be, offline (training) and online (serving) alike; 0 means no bound.
  */
-export interface FeatureView<TName extends string = string, TSchema extends Schema = Schema> extends CommonMeta {
+export interface FeatureView<TName extends string = string, TSchema extends Schema = Schema>
+  extends CommonMeta {
   readonly kind: 'FeatureView';
   readonly name: TName;
   readonly entities: readonly string[];
@@ -28,7 +29,9 @@ export interface FeatureView<TName extends string = string, TSchema extends Sche
   readonly online: boolean;
   readonly offline: boolean;
   /** Typed references to this view's features, for the SDK: `userStats.refs.clicks`. */
-  readonly refs: { readonly [K in keyof TSchema & string]: FeatureRef<`${TName}:${K}`, JsValueOf<TSchema[K]['type']>> };
+  readonly refs: {
+    readonly [K in keyof TSchema & string]: FeatureRef<`${TName}:${K}`, JsValueOf<TSchema[K]['type']>>;
+  };
 }
 
 export type Schema = Record<string, FieldType>;
@@ -76,11 +79,17 @@ export function featureView<const TName extends string, const TSchema extends Sc
     });
   });
   if (features.length === 0) {
-    throw definitionError(`feature view '${input.name}' has no features`, { field: 'schema', expected: 'at least one' });
+    throw definitionError(`feature view '${input.name}' has no features`, {
+      field: 'schema',
+      expected: 'at least one',
+    });
   }
   const entities = input.entities.map((e) => (typeof e === 'string' ? e : e.name));
   if (entities.length === 0) {
-    throw definitionError(`feature view '${input.name}' has no entities`, { field: 'entities', expected: 'at least one' });
+    throw definitionError(`feature view '${input.name}' has no entities`, {
+      field: 'entities',
+      expected: 'at least one',
+    });
   }
   return Object.freeze({
     kind: 'FeatureView',
@@ -98,7 +107,9 @@ export function featureView<const TName extends string, const TSchema extends Sc
 
 export function makeRefs(view: string, features: readonly { name: string }[]): Record<string, FeatureRef> {
   return Object.freeze(
-    Object.fromEntries(features.map((f) => [f.name, Object.freeze({ kind: 'FeatureRef', ref: `${view}:${f.name}` })])),
+    Object.fromEntries(
+      features.map((f) => [f.name, Object.freeze({ kind: 'FeatureRef', ref: `${view}:${f.name}` })]),
+    ),
   );
 }
 

@@ -1,7 +1,7 @@
 import { definitionError } from '../core/errors.js';
 import { assertName, type CommonMeta, commonMeta } from './common.js';
-import { type FeatureRef, makeRefs, type Schema } from './feature-view.js';
 import type { Feature } from './feature-view.js';
+import { type FeatureRef, makeRefs, type Schema } from './feature-view.js';
 import type { FieldType, JsValueOf, ValueType } from './value-types.js';
 
 /** A request-time transform: a row of inputs in, a row of outputs out. Must be pure and synchronous. */
@@ -32,10 +32,13 @@ export interface OnDemandFeatureView<TName extends string = string, TSchema exte
   readonly transform?: TransformFn;
   /** Filled in by the repo loader (TS) or written in YAML. */
   readonly transformRef?: TransformRef;
-  readonly refs: { readonly [K in keyof TSchema & string]: FeatureRef<`${TName}:${K}`, JsValueOf<TSchema[K]['type']>> };
+  readonly refs: {
+    readonly [K in keyof TSchema & string]: FeatureRef<`${TName}:${K}`, JsValueOf<TSchema[K]['type']>>;
+  };
 }
 
-export interface OnDemandFeatureViewInput<TName extends string, TSchema extends Schema> extends Partial<CommonMeta> {
+export interface OnDemandFeatureViewInput<TName extends string, TSchema extends Schema>
+  extends Partial<CommonMeta> {
   name: TName;
   request?: Record<string, FieldType>;
   inputs?: readonly (FeatureRef | string)[];
@@ -69,7 +72,9 @@ export function onDemandFeatureView<const TName extends string, const TSchema ex
   return Object.freeze({
     kind: 'OnDemandFeatureView',
     name: input.name,
-    requestSchema: Object.freeze(Object.entries(input.request ?? {}).map(([name, t]) => ({ name, type: t.type }))),
+    requestSchema: Object.freeze(
+      Object.entries(input.request ?? {}).map(([name, t]) => ({ name, type: t.type })),
+    ),
     inputs: Object.freeze((input.inputs ?? []).map((r) => (typeof r === 'string' ? r : r.ref))),
     features: Object.freeze(features),
     ...(input.transform ? { transform: input.transform } : {}),

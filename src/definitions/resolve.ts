@@ -60,7 +60,10 @@ export function resolveFeatures(
     if (!svc) {
       throw new TesseraError(
         `unknown feature service '${request.featureService}'`,
-        { field: 'featureService', hint: `known services: ${state.featureServices.map((s) => s.name).join(', ') || 'none'}` },
+        {
+          field: 'featureService',
+          hint: `known services: ${state.featureServices.map((s) => s.name).join(', ') || 'none'}`,
+        },
         'NOT_FOUND',
       );
     }
@@ -69,15 +72,18 @@ export function resolveFeatures(
     refs = request.features ?? [];
   }
   if (refs.length === 0) {
-    throw new TesseraError('no features requested', { field: 'features', expected: 'one or more view:feature references' });
+    throw new TesseraError('no features requested', {
+      field: 'features',
+      expected: 'one or more view:feature references',
+    });
   }
   const byView = new Map<string, Set<string>>();
   const odByView = new Map<string, Set<string>>();
   const outRefs: string[] = [];
   const add = (map: Map<string, Set<string>>, view: string, feature: string) => {
-    let s = map.get(view);
-    if (!s) map.set(view, (s = new Set()));
-    s.add(feature);
+    const s = map.get(view);
+    if (s) s.add(feature);
+    else map.set(view, new Set([feature]));
   };
   for (const ref of refs) {
     const { view, feature } = parseRef(ref);
@@ -87,7 +93,10 @@ export function resolveFeatures(
     if (!target) {
       throw new TesseraError(
         `unknown feature view '${view}' in '${ref}'`,
-        { field: 'features', hint: `known views: ${[...state.featureViews, ...state.onDemandFeatureViews].map((v) => v.name).join(', ') || 'none'}` },
+        {
+          field: 'features',
+          hint: `known views: ${[...state.featureViews, ...state.onDemandFeatureViews].map((v) => v.name).join(', ') || 'none'}`,
+        },
         'NOT_FOUND',
       );
     }
@@ -96,7 +105,10 @@ export function resolveFeatures(
       if (!target.features.some((f) => f.name === name)) {
         throw new TesseraError(
           `unknown feature '${name}' in view '${view}'`,
-          { field: 'features', hint: `features of '${view}': ${target.features.map((f) => f.name).join(', ')}` },
+          {
+            field: 'features',
+            hint: `features of '${view}': ${target.features.map((f) => f.name).join(', ')}`,
+          },
           'NOT_FOUND',
         );
       }
@@ -111,7 +123,8 @@ export function resolveFeatures(
     const view = state.featureViews.find((v) => v.name === name);
     if (!view) throw new TesseraError(`unknown feature view '${name}'`, {}, 'NOT_FOUND');
     const source = state.sources.find((s) => s.name === view.source);
-    if (!source) throw new TesseraError(`feature view '${name}' uses unknown source '${view.source}'`, {}, 'NOT_FOUND');
+    if (!source)
+      throw new TesseraError(`feature view '${name}' uses unknown source '${view.source}'`, {}, 'NOT_FOUND');
     return {
       view,
       source,

@@ -36,7 +36,11 @@ export interface PostgresSource extends SourceBase {
 export type Source = ParquetSource | CsvSource | PostgresSource;
 export type SourceType = Source['type'];
 
-type BaseInput = Partial<CommonMeta> & { name: string; timestampField: string; createdTimestampField?: string };
+type BaseInput = Partial<CommonMeta> & {
+  name: string;
+  timestampField: string;
+  createdTimestampField?: string;
+};
 
 function base(input: BaseInput): Omit<SourceBase, 'kind'> & { kind: 'Source' } {
   assertName(input.name, 'source');
@@ -91,6 +95,9 @@ export function postgresSource(
 
 function requirePath(name: string, path: unknown): void {
   if (typeof path !== 'string' || path === '') {
-    throw definitionError(`source '${name}' has no path`, { field: 'path', expected: 'a file, directory or glob' });
+    throw definitionError(`source '${name}' has no path`, {
+      field: 'path',
+      expected: 'a file, directory or glob',
+    });
   }
 }

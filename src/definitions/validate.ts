@@ -11,9 +11,18 @@ import { elementType, type ValueType } from './value-types.js';
  *
  * @example const errors = validateState(repo.state, repo.origins); if (errors.length) throw …
  */
-export function validateState(state: RegistryState, origins: ReadonlyMap<string, string> = new Map()): TesseraError[] {
+export function validateState(
+  state: RegistryState,
+  origins: ReadonlyMap<string, string> = new Map(),
+): TesseraError[] {
   const errors: TesseraError[] = [];
-  const fail = (kind: string, name: string, message: string, field: string, extra: { expected?: string; hint?: string } = {}) => {
+  const fail = (
+    kind: string,
+    name: string,
+    message: string,
+    field: string,
+    extra: { expected?: string; hint?: string } = {},
+  ) => {
     const file = origins.get(`${kind}/${name}`);
     errors.push(definitionError(message, { ...(file ? { file } : {}), field, ...extra }));
   };
@@ -42,7 +51,13 @@ export function validateState(state: RegistryState, origins: ReadonlyMap<string,
         continue;
       }
       for (const k of ent.joinKeys) {
-        if (keyNames.has(k.name)) fail('FeatureView', v.name, `join key '${k.name}' appears in two entities of '${v.name}'`, 'entities');
+        if (keyNames.has(k.name))
+          fail(
+            'FeatureView',
+            v.name,
+            `join key '${k.name}' appears in two entities of '${v.name}'`,
+            'entities',
+          );
         keyNames.add(k.name);
       }
     }
@@ -53,11 +68,19 @@ export function validateState(state: RegistryState, origins: ReadonlyMap<string,
     }
     const names = new Set<string>();
     for (const f of v.features) {
-      if (names.has(f.name)) fail('FeatureView', v.name, `duplicate feature '${f.name}' in '${v.name}'`, `schema.${f.name}`);
-      if (keyNames.has(f.name)) fail('FeatureView', v.name, `feature '${f.name}' of '${v.name}' has the name of a join key`, `schema.${f.name}`);
+      if (names.has(f.name))
+        fail('FeatureView', v.name, `duplicate feature '${f.name}' in '${v.name}'`, `schema.${f.name}`);
+      if (keyNames.has(f.name))
+        fail(
+          'FeatureView',
+          v.name,
+          `feature '${f.name}' of '${v.name}' has the name of a join key`,
+          `schema.${f.name}`,
+        );
       names.add(f.name);
     }
-    if (!Number.isFinite(v.ttlMs) || v.ttlMs < 0) fail('FeatureView', v.name, `invalid ttl in '${v.name}'`, 'ttl', { expected: 'a duration ≥ 0' });
+    if (!Number.isFinite(v.ttlMs) || v.ttlMs < 0)
+      fail('FeatureView', v.name, `invalid ttl in '${v.name}'`, 'ttl', { expected: 'a duration ≥ 0' });
   }
 
   const featureExists = (ref: string): boolean => {
@@ -71,25 +94,50 @@ export function validateState(state: RegistryState, origins: ReadonlyMap<string,
     for (const input of od.inputs) {
       const { view, feature } = parseRef(input);
       if (!views.has(view) || !featureExists(input) || feature === '*') {
-        fail('OnDemandFeatureView', od.name, `on-demand view '${od.name}' reads unknown feature '${input}'`, 'inputs', {
-          expected: 'a view:feature reference to a feature view',
-        });
+        fail(
+          'OnDemandFeatureView',
+          od.name,
+          `on-demand view '${od.name}' reads unknown feature '${input}'`,
+          'inputs',
+          {
+            expected: 'a view:feature reference to a feature view',
+          },
+        );
       }
-      if (inputNames.has(feature)) fail('OnDemandFeatureView', od.name, `two inputs of '${od.name}' are named '${feature}'`, 'inputs');
+      if (inputNames.has(feature))
+        fail('OnDemandFeatureView', od.name, `two inputs of '${od.name}' are named '${feature}'`, 'inputs');
       inputNames.add(feature);
     }
     for (const r of od.requestSchema) {
-      if (inputNames.has(r.name)) fail('OnDemandFeatureView', od.name, `request field '${r.name}' of '${od.name}' has the name of an input feature`, 'request');
+      if (inputNames.has(r.name))
+        fail(
+          'OnDemandFeatureView',
+          od.name,
+          `request field '${r.name}' of '${od.name}' has the name of an input feature`,
+          'request',
+        );
     }
-    if (!od.transformRef) fail('OnDemandFeatureView', od.name, `on-demand view '${od.name}' has no transform reference`, 'transform');
+    if (!od.transformRef)
+      fail(
+        'OnDemandFeatureView',
+        od.name,
+        `on-demand view '${od.name}' has no transform reference`,
+        'transform',
+      );
   }
 
   for (const svc of state.featureServices) {
     for (const ref of svc.features) {
       if (!featureExists(ref)) {
-        fail('FeatureService', svc.name, `feature service '${svc.name}' selects unknown feature '${ref}'`, 'features', {
-          expected: 'view:feature or view:* of an existing view',
-        });
+        fail(
+          'FeatureService',
+          svc.name,
+          `feature service '${svc.name}' selects unknown feature '${ref}'`,
+          'features',
+          {
+            expected: 'view:feature or view:* of an existing view',
+          },
+        );
       }
     }
   }
@@ -140,9 +188,11 @@ export function validateViewAgainstSource(
     }
   };
   check(source.timestampField, 'timestamp-like', 'timestamp');
-  if (source.createdTimestampField) check(source.createdTimestampField, 'timestamp-like', 'created-timestamp');
+  if (source.createdTimestampField)
+    check(source.createdTimestampField, 'timestamp-like', 'created-timestamp');
   for (const e of view.entities) {
-    for (const k of state.entities.find((x) => x.name === e)?.joinKeys ?? []) check(k.name, k.type, 'join key');
+    for (const k of state.entities.find((x) => x.name === e)?.joinKeys ?? [])
+      check(k.name, k.type, 'join key');
   }
   for (const f of view.features) check(sourceColumn(f), f.type, `feature '${f.name}'`);
   return errors;
@@ -181,7 +231,14 @@ export function isCompatible(expected: ValueType, actual: string): boolean {
     case 'bool':
       return u === 'BOOLEAN' || u === 'BOOL';
     case 'string':
-      return u === 'VARCHAR' || u === 'TEXT' || u.startsWith('CHAR') || u === 'UUID' || u === 'BPCHAR' || u === 'ENUM';
+      return (
+        u === 'VARCHAR' ||
+        u === 'TEXT' ||
+        u.startsWith('CHAR') ||
+        u === 'UUID' ||
+        u === 'BPCHAR' ||
+        u === 'ENUM'
+      );
     case 'bytes':
       return u === 'BLOB' || u === 'BYTEA';
     case 'timestamp':

@@ -1,7 +1,16 @@
 import { definitionError } from '../core/errors.js';
 
 /** Scalar feature types; the names are what YAML definitions and the registry use. */
-export const SCALAR_TYPES = ['int32', 'int64', 'float32', 'float64', 'bool', 'string', 'bytes', 'timestamp'] as const;
+export const SCALAR_TYPES = [
+  'int32',
+  'int64',
+  'float32',
+  'float64',
+  'bool',
+  'string',
+  'bytes',
+  'timestamp',
+] as const;
 export type ScalarType = (typeof SCALAR_TYPES)[number];
 /** A feature type: a scalar or a list of scalars, written `list<int64>`. */
 export type ValueType = ScalarType | `list<${ScalarType}>`;
@@ -34,7 +43,9 @@ export interface FieldType<T extends ValueType = ValueType> {
 const field =
   <T extends ValueType>(type: T) =>
   (description?: string): FieldType<T> =>
-    Object.freeze(description === undefined ? { kind: 'FieldType', type } : { kind: 'FieldType', type, description });
+    Object.freeze(
+      description === undefined ? { kind: 'FieldType', type } : { kind: 'FieldType', type, description },
+    );
 
 /** @example schema: { clicks: int64(), ctr: float64('click-through rate') } */
 export const int32 = field('int32');

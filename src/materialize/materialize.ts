@@ -59,13 +59,20 @@ export function selectViews(state: RegistryState, names?: readonly string[]): Vi
   return views.map((name) => {
     const view = state.featureViews.find((v) => v.name === name);
     if (!view) {
-      throw new TesseraError(`unknown feature view '${name}'`, {
-        field: 'views',
-        hint: `known views: ${state.featureViews.map((v) => v.name).join(', ') || 'none'}`,
-      }, 'NOT_FOUND');
+      throw new TesseraError(
+        `unknown feature view '${name}'`,
+        {
+          field: 'views',
+          hint: `known views: ${state.featureViews.map((v) => v.name).join(', ') || 'none'}`,
+        },
+        'NOT_FOUND',
+      );
     }
     if (!view.online) {
-      throw new TesseraError(`feature view '${name}' is not online`, { field: 'views', hint: 'set online: true to serve it' });
+      throw new TesseraError(`feature view '${name}' is not online`, {
+        field: 'views',
+        hint: 'set online: true to serve it',
+      });
     }
     const resolved = resolveFeatures(state, { features: [`${name}:*`] });
     return resolved.views[0] as ViewSelection;
@@ -81,7 +88,12 @@ export async function materializeView(
   const started = performance.now();
   const ref = { project: opts.state.project, name: selection.view.name, ttlMs: selection.view.ttlMs };
   const chunks = opts.offline
-    .pullLatest({ view: selection, startMs, endMs, ...(opts.chunkRows !== undefined ? { chunkRows: opts.chunkRows } : {}) })
+    .pullLatest({
+      view: selection,
+      startMs,
+      endMs,
+      ...(opts.chunkRows !== undefined ? { chunkRows: opts.chunkRows } : {}),
+    })
     [Symbol.asyncIterator]();
   let rows = 0;
   let pending: Promise<IteratorResult<OnlineRow[]>> = chunks.next();

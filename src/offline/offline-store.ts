@@ -91,8 +91,16 @@ export interface OfflineWriter {
    * partitioned), written to a temporary name and renamed, so readers never see a partial file.
    * Returns the number of rows written.
    */
-  append(source: Source, rows: readonly Readonly<Record<string, unknown>>[], schema: readonly SourceColumn[]): Promise<number>;
+  append(
+    source: Source,
+    rows: readonly Readonly<Record<string, unknown>>[],
+    schema: readonly SourceColumn[],
+  ): Promise<number>;
 
   /** Writes JS rows as one Parquet file with the given column types. */
-  writeParquet(rows: readonly Readonly<Record<string, unknown>>[], columns: readonly SourceColumn[], path: string): Promise<void>;
+  writeParquet(
+    rows: readonly Readonly<Record<string, unknown>>[],
+    columns: readonly SourceColumn[],
+    path: string,
+  ): Promise<void>;
 }

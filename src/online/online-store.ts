@@ -62,10 +62,16 @@ export interface OnlineReadRequest {
 export const DEFAULT_RETENTION_MS = 86_400_000;
 
 /** Epoch ms after which a store may delete a row, or undefined for "never" (no TTL). */
-export function expiresAt(view: OnlineViewRef, eventTs: number, retentionMs = DEFAULT_RETENTION_MS): number | undefined {
+export function expiresAt(
+  view: OnlineViewRef,
+  eventTs: number,
+  retentionMs = DEFAULT_RETENTION_MS,
+): number | undefined {
   return view.ttlMs > 0 ? eventTs + view.ttlMs + retentionMs : undefined;
 }
 
 /** True when (eventTs, createdTs) of `a` is at least that of `b`: the write-ordering rule of the contract. */
-export const isNewerOrEqual = (a: Pick<OnlineRow, 'eventTs' | 'createdTs'>, b: Pick<OnlineRow, 'eventTs' | 'createdTs'>) =>
-  a.eventTs > b.eventTs || (a.eventTs === b.eventTs && a.createdTs >= b.createdTs);
+export const isNewerOrEqual = (
+  a: Pick<OnlineRow, 'eventTs' | 'createdTs'>,
+  b: Pick<OnlineRow, 'eventTs' | 'createdTs'>,
+) => a.eventTs > b.eventTs || (a.eventTs === b.eventTs && a.createdTs >= b.createdTs);

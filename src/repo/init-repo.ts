@@ -23,11 +23,22 @@ export interface InitSummary {
  */
 export async function initRepo(
   dir: string,
-  opts: { events?: number; data?: boolean; seed?: number; onProgress?: (done: number, total: number) => void } = {},
+  opts: {
+    events?: number;
+    data?: boolean;
+    seed?: number;
+    /** First day of generated data (default: 30 days before today, UTC). */
+    start?: Date;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<InitSummary> {
   const path = resolve(dir);
   if (existsSync(path) && readdirSync(path).length > 0) {
-    throw new TesseraError('directory is not empty', { file: path, hint: 'choose a new directory name' }, 'CONFLICT');
+    throw new TesseraError(
+      'directory is not empty',
+      { file: path, hint: 'choose a new directory name' },
+      'CONFLICT',
+    );
   }
   mkdirSync(path, { recursive: true });
   const files: string[] = [];
@@ -40,11 +51,19 @@ export async function initRepo(
   }
   writeFileSync(join(path, '.gitignore'), '.tessera/\n');
   // Definitions are ES modules; saying so keeps tsx from compiling them to CommonJS.
-  writeFileSync(join(path, 'package.json'), `${JSON.stringify({ name: basename(path), private: true, type: 'module' }, null, 2)}\n`);
+  writeFileSync(
+    join(path, 'package.json'),
+    `${JSON.stringify({ name: basename(path), private: true, type: 'module' }, null, 2)}\n`,
+  );
   files.push('.gitignore', 'package.json');
   if (opts.data === false) return { path, files };
+  // Data ends at today's UTC midnight, so TTLs measured against "now" find recent values when serving.
+  const days = 30;
+  const start = opts.start ?? new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - days * 86_400_000);
   const data = await generateEcommerceData({
     outDir: path,
+    start,
+    days,
     ...(opts.events !== undefined ? { events: opts.events } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

@@ -53,6 +53,11 @@ export async function importRepoModule(absPath: string): Promise<Record<string, 
         'INVALID_DEFINITION',
       );
     }
-    throw new TesseraError(`failed to load module: ${err.message}`, { file: absPath }, 'INVALID_DEFINITION', e);
+    throw new TesseraError(
+      `failed to load module: ${err.message}`,
+      { file: absPath },
+      'INVALID_DEFINITION',
+      e,
+    );
   }
 }

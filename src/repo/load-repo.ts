@@ -2,8 +2,17 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { CONFIG_FILE, loadRepoConfig, type RepoConfig } from '../config/repo-config.js';
 import { TesseraError } from '../core/errors.js';
-import { COLLECTIONS, type Definition, type RegistryState, stateFromDefinitions } from '../definitions/definition.js';
-import type { OnDemandFeatureView, TransformFn, TransformRef } from '../definitions/on-demand-feature-view.js';
+import {
+  COLLECTIONS,
+  type Definition,
+  type RegistryState,
+  stateFromDefinitions,
+} from '../definitions/definition.js';
+import type {
+  OnDemandFeatureView,
+  TransformFn,
+  TransformRef,
+} from '../definitions/on-demand-feature-view.js';
 import { importRepoModule } from './load-module.js';
 import { loadYamlDefinitions } from './yaml-definitions.js';
 
@@ -31,16 +40,22 @@ export async function loadRepo(repoDir: string): Promise<LoadedRepo> {
   const origins = new Map<string, string>();
   for (const file of files) {
     const rel = relative(config.repoPath, file);
-    const found = isYaml(file) ? loadYamlDefinitions(readFileSync(file, 'utf8'), rel) : await definitionsOfModule(file, rel);
+    const found = isYaml(file)
+      ? loadYamlDefinitions(readFileSync(file, 'utf8'), rel)
+      : await definitionsOfModule(file, rel);
     for (const d of found) {
       const key = `${d.kind}/${d.name}`;
       const prior = origins.get(key);
       if (prior !== undefined) {
-        throw new TesseraError(`duplicate ${d.kind} '${d.name}'`, {
-          file: rel,
-          field: 'name',
-          hint: `also defined in ${prior}; names are unique per kind`,
-        }, 'INVALID_DEFINITION');
+        throw new TesseraError(
+          `duplicate ${d.kind} '${d.name}'`,
+          {
+            file: rel,
+            field: 'name',
+            hint: `also defined in ${prior}; names are unique per kind`,
+          },
+          'INVALID_DEFINITION',
+        );
       }
       origins.set(key, rel);
       defs.push(d);
@@ -67,7 +82,9 @@ async function definitionsOfModule(file: string, rel: string): Promise<Definitio
 }
 
 function isDefinition(v: unknown): v is Definition {
-  return typeof v === 'object' && v !== null && DEFINITION_KINDS.has((v as { kind?: unknown }).kind as string);
+  return (
+    typeof v === 'object' && v !== null && DEFINITION_KINDS.has((v as { kind?: unknown }).kind as string)
+  );
 }
 
 const isYaml = (f: string) => ['.yaml', '.yml'].includes(extname(f));
@@ -79,17 +96,25 @@ export function expandDefinitionPaths(repoPath: string, patterns: readonly strin
     const abs = resolve(repoPath, pattern);
     if (!pattern.includes('*')) {
       if (!exists(abs)) {
-        throw new TesseraError('definition file not found', {
-          file: abs,
-          field: 'definitions',
-          hint: 'fix the definitions list in tessera.yaml',
-        }, 'INVALID_CONFIG');
+        throw new TesseraError(
+          'definition file not found',
+          {
+            file: abs,
+            field: 'definitions',
+            hint: 'fix the definitions list in tessera.yaml',
+          },
+          'INVALID_CONFIG',
+        );
       }
       out.push(abs);
       continue;
     }
     const dir = dirname(abs);
-    const re = new RegExp(`^${basename(abs).replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`);
+    const re = new RegExp(
+      `^${basename(abs)
+        .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '.*')}$`,
+    );
     // The config file is never a definitions file, even when a glob like *.yaml matches it.
     const matches = exists(dir)
       ? readdirSync(dir)
@@ -120,7 +145,11 @@ export function loadTransform(repoPath: string, view: OnDemandFeatureView): Prom
   const ref = view.transformRef;
   if (!ref) {
     return Promise.reject(
-      new TesseraError(`on-demand view '${view.name}' has no transform`, { field: 'transform' }, 'INVALID_DEFINITION'),
+      new TesseraError(
+        `on-demand view '${view.name}' has no transform`,
+        { field: 'transform' },
+        'INVALID_DEFINITION',
+      ),
     );
   }
   const key = `${repoPath}\u0000${ref.module}\u0000${ref.export}`;
@@ -133,11 +162,15 @@ export function loadTransform(repoPath: string, view: OnDemandFeatureView): Prom
       // An exported on-demand view definition carries its function; a plain exported function is used as is.
       if (isDefinition(fn) && fn.kind === 'OnDemandFeatureView') fn = fn.transform;
       if (typeof fn !== 'function') {
-        throw new TesseraError(`transform '${ref.export}' of on-demand view '${view.name}' is not a function`, {
-          file: ref.module,
-          field: ref.export,
-          expected: 'an exported function (row) => outputs',
-        }, 'INVALID_DEFINITION');
+        throw new TesseraError(
+          `transform '${ref.export}' of on-demand view '${view.name}' is not a function`,
+          {
+            file: ref.module,
+            field: ref.export,
+            expected: 'an exported function (row) => outputs',
+          },
+          'INVALID_DEFINITION',
+        );
       }
       return fn as TransformFn;
     })();

@@ -117,7 +117,11 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
         at([...path, name], () => ({ kind: 'FieldType', type: parseValueType(t) }) as FieldType),
       ]),
     );
-  const metaOf = (x: { description?: string | undefined; owner?: string | undefined; tags?: Record<string, string> | undefined }) => ({
+  const metaOf = (x: {
+    description?: string | undefined;
+    owner?: string | undefined;
+    tags?: Record<string, string> | undefined;
+  }) => ({
     ...(x.description !== undefined ? { description: x.description } : {}),
     ...(x.owner !== undefined ? { owner: x.owner } : {}),
     ...(x.tags !== undefined ? { tags: x.tags } : {}),
@@ -132,7 +136,9 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
     const base = {
       name: s.name,
       timestampField: s.timestamp_field,
-      ...(s.created_timestamp_field !== undefined ? { createdTimestampField: s.created_timestamp_field } : {}),
+      ...(s.created_timestamp_field !== undefined
+        ? { createdTimestampField: s.created_timestamp_field }
+        : {}),
       ...metaOf(s),
     };
     out.push(
@@ -141,7 +147,11 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
           case 'parquet':
             return parquetSource({ ...base, path: s.path ?? '' });
           case 'csv':
-            return csvSource({ ...base, path: s.path ?? '', ...(s.delimiter !== undefined ? { delimiter: s.delimiter } : {}) });
+            return csvSource({
+              ...base,
+              path: s.path ?? '',
+              ...(s.delimiter !== undefined ? { delimiter: s.delimiter } : {}),
+            });
           case 'postgres':
             return postgresSource({
               ...base,
@@ -190,7 +200,9 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
     );
   });
   f.feature_services.forEach((s, i) => {
-    out.push(at(['feature_services', i], () => featureService({ name: s.name, features: s.features, ...metaOf(s) })));
+    out.push(
+      at(['feature_services', i], () => featureService({ name: s.name, features: s.features, ...metaOf(s) })),
+    );
   });
   return out;
 }

@@ -17,7 +17,11 @@ export interface FeastOnlineRequest {
 export function fromFeastRequest(body: FeastOnlineRequest, maxEntities: number): OnlineFeaturesRequest {
   const columns = { ...body.entities, ...(body.request_context ?? {}) };
   const names = Object.keys(columns);
-  if (names.length === 0) throw new TesseraError('no entities given', { field: 'entities', expected: '{ "<join_key>": [values…] }' });
+  if (names.length === 0)
+    throw new TesseraError('no entities given', {
+      field: 'entities',
+      expected: '{ "<join_key>": [values…] }',
+    });
   const n = (columns[names[0] as string] as unknown[]).length;
   for (const name of names) {
     const len = (columns[name] as unknown[]).length;

@@ -50,7 +50,10 @@ const pushSchema = {
  * const app = await buildServer(store, { apiKeys: ['secret'] });
  * await app.listen({ port: 6566, host: '127.0.0.1' });
  */
-export async function buildServer(store: FeatureStore, options: ServerOptions = {}): Promise<FastifyInstance> {
+export async function buildServer(
+  store: FeatureStore,
+  options: ServerOptions = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logLevel ? { level: options.logLevel } : false,
     bodyLimit: options.bodyLimitBytes ?? 5 * 1024 * 1024,
@@ -64,10 +67,11 @@ export async function buildServer(store: FeatureStore, options: ServerOptions = 
     app.addHook('onRequest', async (req, reply) => {
       if (req.url === '/health') return;
       if (!isAuthorized(req, keys)) {
-        await reply
-          .code(401)
-          .header('www-authenticate', 'Bearer')
-          .send({ error: 'missing or invalid API key', code: 'UNAUTHORIZED', hint: 'send Authorization: Bearer <key> or x-api-key: <key>' });
+        await reply.code(401).header('www-authenticate', 'Bearer').send({
+          error: 'missing or invalid API key',
+          code: 'UNAUTHORIZED',
+          hint: 'send Authorization: Bearer <key> or x-api-key: <key>',
+        });
       }
     });
   }
@@ -91,7 +95,9 @@ export async function buildServer(store: FeatureStore, options: ServerOptions = 
     try {
       const state = store.currentState();
       // A real round trip to the online store (a key that never exists), not just a connection check.
-      await store.online.read([{ view: { project: state.project, name: '__ready__', ttlMs: 0 }, entityKeys: ['probe'] }]);
+      await store.online.read([
+        { view: { project: state.project, name: '__ready__', ttlMs: 0 }, entityKeys: ['probe'] },
+      ]);
       return { status: 'ready', project: state.project, registryVersion: store.version };
     } catch (e) {
       return reply.code(503).send({ status: 'not ready', error: (e as Error).message });
@@ -123,7 +129,9 @@ export async function buildServer(store: FeatureStore, options: ServerOptions = 
 
 function isAuthorized(req: FastifyRequest, keys: readonly Buffer[]): boolean {
   const header = req.headers.authorization;
-  const given = header?.startsWith('Bearer ') ? header.slice(7) : (req.headers['x-api-key'] as string | undefined);
+  const given = header?.startsWith('Bearer ')
+    ? header.slice(7)
+    : (req.headers['x-api-key'] as string | undefined);
   if (!given) return false;
   const g = Buffer.from(given);
   return keys.some((k) => k.length === g.length && timingSafeEqual(k, g));
@@ -150,15 +158,20 @@ function statusOf(e: TesseraError): number {
 
 /** A push names a view; Feast clients name a push source, which we map to the view reading that source. */
 function viewFor(store: FeatureStore, name: string | undefined): string {
-  if (name === undefined) throw new TesseraError('no view given', { field: 'view', expected: 'the feature view to push to' });
+  if (name === undefined)
+    throw new TesseraError('no view given', { field: 'view', expected: 'the feature view to push to' });
   const state = store.currentState();
   if (state.featureViews.some((v) => v.name === name)) return name;
   const bySource = state.featureViews.filter((v) => v.source === name);
   if (bySource.length === 1) return (bySource[0] as (typeof bySource)[number]).name;
-  throw new TesseraError(`unknown feature view or source '${name}'`, {
-    field: 'view',
-    hint: `known views: ${state.featureViews.map((v) => v.name).join(', ') || 'none'}`,
-  }, 'NOT_FOUND');
+  throw new TesseraError(
+    `unknown feature view or source '${name}'`,
+    {
+      field: 'view',
+      hint: `known views: ${state.featureViews.map((v) => v.name).join(', ') || 'none'}`,
+    },
+    'NOT_FOUND',
+  );
 }
 
 function columnsToRows(df: Record<string, unknown[]>): Record<string, unknown>[] {
@@ -168,4 +181,3 @@ function columnsToRows(df: Record<string, unknown[]>): Record<string, unknown>[]
   for (let i = 0; i < n; i++) rows.push(Object.fromEntries(names.map((c) => [c, (df[c] as unknown[])[i]])));
   return rows;
 }
-

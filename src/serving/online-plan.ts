@@ -40,7 +40,10 @@ export interface OnlinePlan {
   /** All output names: join keys then features in request order. */
   readonly featureNames: readonly string[];
   /** For each feature output in request order: where its value comes from. */
-  readonly order: readonly ({ kind: 'view'; view: number; output: number } | { kind: 'odfv'; odfv: number; output: number })[];
+  readonly order: readonly (
+    | { kind: 'view'; view: number; output: number }
+    | { kind: 'odfv'; odfv: number; output: number }
+  )[];
 }
 
 /**
@@ -75,7 +78,12 @@ export function compileOnlinePlan(
 
   const onDemand: OnDemandPlan[] = resolved.onDemand.map((sel) => {
     const transform = transforms.get(sel.view.name);
-    if (!transform) throw new TesseraError(`transform of on-demand view '${sel.view.name}' was not loaded`, {}, 'NOT_FOUND');
+    if (!transform)
+      throw new TesseraError(
+        `transform of on-demand view '${sel.view.name}' was not loaded`,
+        {},
+        'NOT_FOUND',
+      );
     return {
       view: sel.view,
       transform,
@@ -95,10 +103,18 @@ export function compileOnlinePlan(
     const [viewName, feature] = ref.split(':') as [string, string];
     const vi = views.findIndex((v) => v.ref.name === viewName);
     if (vi >= 0) {
-      return { kind: 'view', view: vi, output: (views[vi] as ViewReadPlan).outputs.findIndex((o) => o.feature === feature) };
+      return {
+        kind: 'view',
+        view: vi,
+        output: (views[vi] as ViewReadPlan).outputs.findIndex((o) => o.feature === feature),
+      };
     }
     const oi = onDemand.findIndex((o) => o.view.name === viewName);
-    return { kind: 'odfv', odfv: oi, output: (onDemand[oi] as OnDemandPlan).outputs.findIndex((o) => o.feature === feature) };
+    return {
+      kind: 'odfv',
+      odfv: oi,
+      output: (onDemand[oi] as OnDemandPlan).outputs.findIndex((o) => o.feature === feature),
+    };
   });
 
   const joinKeyColumns = [...new Set(views.flatMap((v) => v.joinKeys.map((k) => k.name)))];

@@ -51,7 +51,12 @@ export class OnlineServing {
       }),
     );
     const warnings: string[] = [];
-    const stored = await this.readWithDeadline(plan, keys, request.deadlineMs ?? this.opts.deadlineMs, warnings);
+    const stored = await this.readWithDeadline(
+      plan,
+      keys,
+      request.deadlineMs ?? this.opts.deadlineMs,
+      warnings,
+    );
     return assemble(plan, rows, stored, (request.now ?? new Date()).getTime(), warnings);
   }
 
@@ -67,7 +72,13 @@ export class OnlineServing {
         (request.features ?? []).some((r) => r === od.name || r.startsWith(`${od.name}:`));
       if (wanted) transforms.set(od.name, await this.opts.loadTransform(od));
     }
-    const plan = compileOnlinePlan(state, request, request.fullFeatureNames === true, this.opts.fallbacks ?? {}, transforms);
+    const plan = compileOnlinePlan(
+      state,
+      request,
+      request.fullFeatureNames === true,
+      this.opts.fallbacks ?? {},
+      transforms,
+    );
     if (this.plans.size > 1000) this.plans.clear();
     this.plans.set(key, { state, plan });
     return plan;
@@ -80,7 +91,9 @@ export class OnlineServing {
     warnings: string[],
   ): Promise<(StoredRow | null)[][] | undefined> {
     if (plan.views.length === 0) return [];
-    const read = this.opts.store.read(plan.views.map((v, i) => ({ view: v.ref, entityKeys: keys[i] as string[] })));
+    const read = this.opts.store.read(
+      plan.views.map((v, i) => ({ view: v.ref, entityKeys: keys[i] as string[] })),
+    );
     if (deadlineMs === undefined) return read;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<typeof DEADLINE>((resolve) => {

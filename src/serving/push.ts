@@ -21,10 +21,14 @@ export function toOnlineRows(
 ): { view: FeatureView; source: Source; rows: OnlineRow[] } {
   const view = state.featureViews.find((v) => v.name === viewName);
   if (!view) {
-    throw new TesseraError(`unknown feature view '${viewName}'`, {
-      field: 'view',
-      hint: `known views: ${state.featureViews.map((v) => v.name).join(', ') || 'none'}`,
-    }, 'NOT_FOUND');
+    throw new TesseraError(
+      `unknown feature view '${viewName}'`,
+      {
+        field: 'view',
+        hint: `known views: ${state.featureViews.map((v) => v.name).join(', ') || 'none'}`,
+      },
+      'NOT_FOUND',
+    );
   }
   const source = state.sources.find((s) => s.name === view.source);
   if (!source) throw new TesseraError(`feature view '${viewName}' has no source`, {}, 'NOT_FOUND');
@@ -54,9 +58,19 @@ export function toOnlineRows(
 function toEpochMs(v: unknown, loc: { row: number; field: string }, required: boolean): number | undefined {
   if (v === undefined || v === null) {
     if (!required) return undefined;
-    throw new TesseraError('missing timestamp', { ...loc, expected: 'an ISO-8601 string, a Date or epoch milliseconds' });
+    throw new TesseraError('missing timestamp', {
+      ...loc,
+      expected: 'an ISO-8601 string, a Date or epoch milliseconds',
+    });
   }
-  const ms = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  const ms =
+    v instanceof Date
+      ? v.getTime()
+      : typeof v === 'number'
+        ? v
+        : typeof v === 'string'
+          ? Date.parse(v)
+          : Number.NaN;
   if (!Number.isFinite(ms)) {
     throw new TesseraError('invalid timestamp', {
       ...loc,
@@ -82,7 +96,12 @@ function checkScalar(t: ScalarType, v: unknown, f: Feature, row: number): unknow
     case 'int32':
     case 'int64':
       if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
-      if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+      if (
+        typeof v === 'bigint' &&
+        v >= BigInt(Number.MIN_SAFE_INTEGER) &&
+        v <= BigInt(Number.MAX_SAFE_INTEGER)
+      )
+        return Number(v);
       throw badValue(f, v, row);
     case 'float32':
     case 'float64':
@@ -99,7 +118,14 @@ function checkScalar(t: ScalarType, v: unknown, f: Feature, row: number): unknow
       if (typeof v === 'string') return Buffer.from(v, 'base64');
       throw badValue(f, v, row);
     case 'timestamp': {
-      const ms = v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : typeof v === 'number' ? v : Number.NaN;
+      const ms =
+        v instanceof Date
+          ? v.getTime()
+          : typeof v === 'string'
+            ? Date.parse(v)
+            : typeof v === 'number'
+              ? v
+              : Number.NaN;
       if (!Number.isFinite(ms)) throw badValue(f, v, row);
       return new Date(ms);
     }

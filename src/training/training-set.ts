@@ -1,7 +1,7 @@
+import { TesseraError } from '../core/errors.js';
 import type { TransformFn } from '../definitions/on-demand-feature-view.js';
 import { outputColumn, type ResolvedFeatures } from '../definitions/resolve.js';
 import type { HistoricalResult, SourceColumn } from '../offline/offline-store.js';
-import { TesseraError } from '../core/errors.js';
 
 /**
  * A training set: the spine with point-in-time feature values appended. Without on-demand features it stays
@@ -17,7 +17,11 @@ export class TrainingSet {
     private readonly resolved: ResolvedFeatures,
     private readonly fullFeatureNames: boolean,
     private readonly transforms: ReadonlyMap<string, TransformFn>,
-    private readonly writeRows: (rows: Record<string, unknown>[], columns: SourceColumn[], path: string) => Promise<void>,
+    private readonly writeRows: (
+      rows: Record<string, unknown>[],
+      columns: SourceColumn[],
+      path: string,
+    ) => Promise<void>,
   ) {
     const requested = new Set(resolved.refs);
     this.inputOnlyColumns = resolved.views.flatMap((v) =>
@@ -33,7 +37,9 @@ export class TrainingSet {
 
   /** Output columns in order: the spine's, then features in request order. */
   get columnNames(): string[] {
-    const spineAndViews = this.result.columns.map((c) => c.name).filter((n) => !this.inputOnlyColumns.includes(n));
+    const spineAndViews = this.result.columns
+      .map((c) => c.name)
+      .filter((n) => !this.inputOnlyColumns.includes(n));
     const odColumns = this.resolved.onDemand.flatMap((od) =>
       od.features.map((f) => outputColumn(`${od.view.name}:${f.name}`, this.fullFeatureNames)),
     );
@@ -68,10 +74,13 @@ export class TrainingSet {
       const input: Record<string, unknown> = {};
       for (const r of od.view.requestSchema) {
         if (!(r.name in row)) {
-          throw new TesseraError(`the spine has no column '${r.name}', a request field of on-demand view '${od.view.name}'`, {
-            field: r.name,
-            hint: 'add the column to the spine',
-          });
+          throw new TesseraError(
+            `the spine has no column '${r.name}', a request field of on-demand view '${od.view.name}'`,
+            {
+              field: r.name,
+              hint: 'add the column to the spine',
+            },
+          );
         }
         input[r.name] = row[r.name];
       }
@@ -83,11 +92,15 @@ export class TrainingSet {
       try {
         result = fn(input) ?? {};
       } catch (e) {
-        throw new TesseraError(`on-demand view '${od.view.name}' failed on spine row ${rowIndex}: ${(e as Error).message}`, {
-          row: rowIndex,
-        });
+        throw new TesseraError(
+          `on-demand view '${od.view.name}' failed on spine row ${rowIndex}: ${(e as Error).message}`,
+          {
+            row: rowIndex,
+          },
+        );
       }
-      for (const f of od.features) out[outputColumn(`${od.view.name}:${f.name}`, this.fullFeatureNames)] = result[f.name] ?? null;
+      for (const f of od.features)
+        out[outputColumn(`${od.view.name}:${f.name}`, this.fullFeatureNames)] = result[f.name] ?? null;
     }
     for (const c of this.inputOnlyColumns) delete out[c];
     return out;
@@ -116,7 +129,7 @@ export function duckType(t: string): string {
     bool: 'BOOLEAN',
     string: 'VARCHAR',
     bytes: 'BLOB',
-    timestamp: 'TIMESTAMP WITH TIME ZONE',
+    timestamp: 'TIMESTAMPTZ',
   };
   const m = /^list<(.+)>$/.exec(t);
   return m ? `${scalar[m[1] as string] ?? 'VARCHAR'}[]` : (scalar[t] ?? 'VARCHAR');

@@ -1,3 +1,4 @@
+import { stateFromDefinitions } from '../../src/definitions/definition.js';
 import {
   entity,
   featureService,
@@ -9,7 +10,6 @@ import {
   parquetSource,
   string,
 } from '../../src/definitions/index.js';
-import { stateFromDefinitions } from '../../src/definitions/definition.js';
 
 /** A small project used by unit tests: two views, one on-demand view, one service. */
 export const user = entity({ name: 'user', joinKeys: { user_id: int64() } });
@@ -34,9 +34,23 @@ export const ratio = onDemandFeatureView({
   request: { amount: float64() },
   inputs: [userStats.refs.spend],
   schema: { amount_over_spend: float64() },
-  transform: (r) => ({ amount_over_spend: r['spend'] === null ? null : (r['amount'] as number) / (r['spend'] as number) }),
+  transform: (r) => ({
+    amount_over_spend: r['spend'] === null ? null : (r['amount'] as number) / (r['spend'] as number),
+  }),
   transformRef: { module: 'features.ts', export: 'ratio' },
 });
-export const ranker = featureService({ name: 'ranker', features: [userStats.refs.clicks, ratio, 'item_stats:price'] });
+export const ranker = featureService({
+  name: 'ranker',
+  features: [userStats.refs.clicks, ratio, 'item_stats:price'],
+});
 
-export const sampleState = stateFromDefinitions('test', [user, item, userSource, itemSource, userStats, itemStats, ratio, ranker]);
+export const sampleState = stateFromDefinitions('test', [
+  user,
+  item,
+  userSource,
+  itemSource,
+  userStats,
+  itemStats,
+  ratio,
+  ranker,
+]);

@@ -75,7 +75,7 @@ describe('Registry', () => {
     ]);
   });
 
-  it('increments the version of changed objects only and drops removed ones', async () => {
+  it('increments the version of changed objects only and remembers removed ones', async () => {
     await registry.apply(base);
     const stats2 = featureView({
       name: 'user_stats',
@@ -91,7 +91,14 @@ describe('Registry', () => {
       message: 'drop',
     });
     expect(r3.version).toBe(3);
-    expect(r3.objectVersions).toEqual({ 'Entity/user': 1, 'Source/orders': 1, 'FeatureView/user_stats': 2 });
+    // Removed objects keep their last number, so re-adding one continues the sequence.
+    expect(r3.objectVersions).toEqual({
+      'Entity/user': 1,
+      'Source/orders': 1,
+      'FeatureView/user_stats': 2,
+      'OnDemandFeatureView/order_risk': 1,
+      'FeatureService/ranker': 1,
+    });
     // The removed service used the removed on-demand view: clients of the service break, so it is flagged.
     expect(r3.plan.breaking.map((b) => [b.code, b.name, b.usedBy])).toEqual([
       ['view-removed-in-use', 'order_risk', ['FeatureService/ranker']],

@@ -61,7 +61,9 @@ export const doubled = onDemandFeatureView({
   it('rejects a definition defined twice, naming both files', async () => {
     const def = 'entities:\n  - name: user\n    join_keys: { user_id: int64 }\n';
     const dir = repoWith('project: p\ndefinitions: [a.yaml, b.yaml]\n', { 'a.yaml': def, 'b.yaml': def });
-    await expect(loadRepo(dir)).rejects.toThrow(/b\.yaml, field 'name': duplicate Entity 'user'.*also defined in a\.yaml/);
+    await expect(loadRepo(dir)).rejects.toThrow(
+      /b\.yaml, field 'name': duplicate Entity 'user'.*also defined in a\.yaml/,
+    );
   });
 
   it('expands * globs in the definitions list', async () => {
@@ -80,19 +82,27 @@ export const doubled = onDemandFeatureView({
 
 describe('YAML definitions errors', () => {
   it('names file, line and field for a bad type', () => {
-    const text = 'feature_views:\n  - name: v\n    entities: [user]\n    source: s\n    schema:\n      clicks: integer\n';
+    const text =
+      'feature_views:\n  - name: v\n    entities: [user]\n    source: s\n    schema:\n      clicks: integer\n';
     expect(() => loadYamlDefinitions(text, 'features.yaml')).toThrow(
       /features\.yaml, row 6, field 'feature_views\.0\.schema\.clicks': unknown type 'integer'; expected one of int32, int64/,
     );
   });
 
   it('names the line of an unknown property and of a bad duration', () => {
-    expect(() => loadYamlDefinitions('entities:\n  - name: u\n    joinkeys: { id: int64 }\n', 'f.yaml')).toThrow(/f\.yaml, row 3, field 'entities\.0\.joinkeys': invalid definition: unknown key 'joinkeys'/);
-    const ttl = 'feature_views:\n  - name: v\n    entities: [u]\n    source: s\n    ttl: 3 days\n    schema: { a: int64 }\n';
-    expect(() => loadYamlDefinitions(ttl, 'f.yaml')).toThrow(/f\.yaml, row 2, field 'feature_views\.0\.ttl'.*invalid duration '3 days'/);
+    expect(() =>
+      loadYamlDefinitions('entities:\n  - name: u\n    joinkeys: { id: int64 }\n', 'f.yaml'),
+    ).toThrow(/f\.yaml, row 3, field 'entities\.0\.joinkeys': invalid definition: unknown key 'joinkeys'/);
+    const ttl =
+      'feature_views:\n  - name: v\n    entities: [u]\n    source: s\n    ttl: 3 days\n    schema: { a: int64 }\n';
+    expect(() => loadYamlDefinitions(ttl, 'f.yaml')).toThrow(
+      /f\.yaml, row 2, field 'feature_views\.0\.ttl'.*invalid duration '3 days'/,
+    );
   });
 
   it('names the line of a YAML syntax error', () => {
-    expect(() => loadYamlDefinitions('entities:\n  - name: [u\n', 'f.yaml')).toThrow(/f\.yaml, row \d+: invalid YAML/);
+    expect(() => loadYamlDefinitions('entities:\n  - name: [u\n', 'f.yaml')).toThrow(
+      /f\.yaml, row \d+: invalid YAML/,
+    );
   });
 });

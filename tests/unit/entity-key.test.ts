@@ -23,7 +23,9 @@ describe('entity key encoding', () => {
     const a = encodeEntityKey(pair, { merchant: 'a\u001fb', user_id: 1 });
     const b = encodeEntityKey(pair, { merchant: 'a', user_id: 1 });
     expect(a).not.toBe(b);
-    expect(encodeEntityKey(pair, { user_id: 1, merchant: 'x' })).toBe(encodeEntityKey(pair, { merchant: 'x', user_id: 1 }));
+    expect(encodeEntityKey(pair, { user_id: 1, merchant: 'x' })).toBe(
+      encodeEntityKey(pair, { merchant: 'x', user_id: 1 }),
+    );
   });
 
   it('names the missing or invalid key', () => {

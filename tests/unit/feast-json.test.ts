@@ -4,7 +4,12 @@ import { fromFeastRequest, toFeastResponse } from '../../src/server/feast-json.j
 describe("Feast's HTTP JSON", () => {
   it('turns columnar entities (and request_context) into entity rows', () => {
     const r = fromFeastRequest(
-      { features: ['v:f'], entities: { driver_id: [1, 2] }, request_context: { val: [10, 20] }, full_feature_names: true },
+      {
+        features: ['v:f'],
+        entities: { driver_id: [1, 2] },
+        request_context: { val: [10, 20] },
+        full_feature_names: true,
+      },
       100,
     );
     expect(r.entities).toEqual([
@@ -18,7 +23,9 @@ describe("Feast's HTTP JSON", () => {
     expect(() => fromFeastRequest({ features: ['v:f'], entities: { a: [1, 2], b: [1] } }, 100)).toThrow(
       /field 'entities\.b': entity columns have different lengths; expected 2 values/,
     );
-    expect(() => fromFeastRequest({ features: ['v:f'], entities: { a: [1, 2, 3] } }, 2)).toThrow(/too many entity rows.*at most 2/);
+    expect(() => fromFeastRequest({ features: ['v:f'], entities: { a: [1, 2, 3] } }, 2)).toThrow(
+      /too many entity rows.*at most 2/,
+    );
   });
 
   it("answers in the feature server's shape: names, then per-feature values/statuses/event_timestamps", () => {
@@ -44,8 +51,16 @@ describe("Feast's HTTP JSON", () => {
     expect(body).toEqual({
       metadata: { feature_names: ['driver_id', 'conv_rate'] },
       results: [
-        { values: [1001, 1002], statuses: ['PRESENT', 'PRESENT'], event_timestamps: ['1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z'] },
-        { values: [0.5, null], statuses: ['PRESENT', 'NOT_FOUND'], event_timestamps: ['2024-05-01T00:00:00.000Z', '1970-01-01T00:00:00Z'] },
+        {
+          values: [1001, 1002],
+          statuses: ['PRESENT', 'PRESENT'],
+          event_timestamps: ['1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z'],
+        },
+        {
+          values: [0.5, null],
+          statuses: ['PRESENT', 'NOT_FOUND'],
+          event_timestamps: ['2024-05-01T00:00:00.000Z', '1970-01-01T00:00:00Z'],
+        },
       ],
     });
   });

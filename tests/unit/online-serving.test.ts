@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { encodeEntityKey } from '../../src/core/entity-key.js';
-import type { OnlineReadRequest, OnlineRow, OnlineStore, OnlineViewRef, StoredRow } from '../../src/online/online-store.js';
+import type {
+  OnlineReadRequest,
+  OnlineRow,
+  OnlineStore,
+  OnlineViewRef,
+  StoredRow,
+} from '../../src/online/online-store.js';
 import { OnlineServing } from '../../src/serving/online-serving.js';
 import { ratio, sampleState } from '../helpers/sample-definitions.js';
 
@@ -29,7 +35,12 @@ const key = (id: number) => encodeEntityKey([{ name: 'user_id', type: 'int64' }]
 async function setup(fallbacks: Record<string, unknown> = {}, deadlineMs?: number) {
   const store = new MemoryStore();
   await store.write({ project: 'test', name: 'user_stats', ttlMs: HOUR }, [
-    { entityKey: key(1), eventTs: NOW - 10 * 60_000, createdTs: 0, values: { clicks: 5, spend: 20, tags: ['a'] } },
+    {
+      entityKey: key(1),
+      eventTs: NOW - 10 * 60_000,
+      createdTs: 0,
+      values: { clicks: 5, spend: 20, tags: ['a'] },
+    },
     // Exactly at the TTL edge: still valid (event_ts >= now - ttl).
     { entityKey: key(2), eventTs: NOW - HOUR, createdTs: 0, values: { clicks: 7, spend: null, tags: [] } },
     // One millisecond past the TTL: too old.
@@ -90,7 +101,10 @@ describe('online serving', () => {
     const { serving } = await setup();
     const r = await serving.get({
       featureService: 'ranker',
-      entities: [{ user_id: 1, item_id: 100, amount: 10 }, { user_id: 3, item_id: 100, amount: 10 }],
+      entities: [
+        { user_id: 1, item_id: 100, amount: 10 },
+        { user_id: 3, item_id: 100, amount: 10 },
+      ],
       now: new Date(NOW),
     });
     expect(r.featureNames).toEqual(['user_id', 'item_id', 'clicks', 'amount_over_spend', 'price']);
@@ -102,7 +116,10 @@ describe('online serving', () => {
   it('names full feature names and rejects colliding outputs', async () => {
     const { serving } = await setup();
     await expect(
-      serving.get({ features: ['user_stats:clicks', 'item_stats:clicks'], entities: [{ user_id: 1, item_id: 100 }] }),
+      serving.get({
+        features: ['user_stats:clicks', 'item_stats:clicks'],
+        entities: [{ user_id: 1, item_id: 100 }],
+      }),
     ).rejects.toThrow(/both be output as 'clicks'.*fullFeatureNames/);
     const r = await serving.get({
       features: ['user_stats:clicks', 'item_stats:clicks'],
@@ -115,7 +132,11 @@ describe('online serving', () => {
 
   it('serves configured fallbacks with status DEFAULTED for missing and too-old values', async () => {
     const { serving } = await setup({ 'user_stats:clicks': 0 });
-    const r = await serving.get({ features: ['user_stats:clicks', 'user_stats:spend'], entities: [{ user_id: 3 }, { user_id: 4 }], now: new Date(NOW) });
+    const r = await serving.get({
+      features: ['user_stats:clicks', 'user_stats:spend'],
+      entities: [{ user_id: 3 }, { user_id: 4 }],
+      now: new Date(NOW),
+    });
     expect(r.rows.map((x) => x['clicks'])).toEqual([0, 0]);
     expect(r.statuses.map((s) => s[1])).toEqual(['DEFAULTED', 'DEFAULTED']);
     expect(r.statuses.map((s) => s[2])).toEqual(['OUTSIDE_MAX_AGE', 'NOT_FOUND']);
@@ -125,7 +146,11 @@ describe('online serving', () => {
     const { serving, store } = await setup({ 'user_stats:clicks': -1 });
     store.delayMs = 200;
     const t0 = performance.now();
-    const r = await serving.get({ features: ['user_stats:clicks', 'user_stats:spend'], entities: [{ user_id: 1 }], deadlineMs: 20 });
+    const r = await serving.get({
+      features: ['user_stats:clicks', 'user_stats:spend'],
+      entities: [{ user_id: 1 }],
+      deadlineMs: 20,
+    });
     expect(performance.now() - t0).toBeLessThan(150);
     expect(r.rows[0]).toEqual({ user_id: 1, clicks: -1, spend: null });
     expect(r.statuses[0]).toEqual(['PRESENT', 'DEFAULTED', 'DEFAULTED']);
@@ -134,11 +159,17 @@ describe('online serving', () => {
 
   it('gives clear errors for bad requests', async () => {
     const { serving } = await setup();
-    await expect(serving.get({ features: ['user_stats:nope'], entities: [{ user_id: 1 }] })).rejects.toThrow(/unknown feature 'nope' in view 'user_stats'/);
-    await expect(serving.get({ features: ['nope:x'], entities: [{ user_id: 1 }] })).rejects.toThrow(/unknown feature view 'nope'/);
-    await expect(serving.get({ features: ['user_stats:clicks'], entities: [{ user: 1 }] })).rejects.toThrow(/row 0.*field 'user_id'.*missing join key/);
-    await expect(serving.get({ features: ['ratio:amount_over_spend'], entities: [{ user_id: 1 }] })).rejects.toThrow(
-      /request field 'amount' needed by on-demand view 'ratio' is missing/,
+    await expect(serving.get({ features: ['user_stats:nope'], entities: [{ user_id: 1 }] })).rejects.toThrow(
+      /unknown feature 'nope' in view 'user_stats'/,
     );
+    await expect(serving.get({ features: ['nope:x'], entities: [{ user_id: 1 }] })).rejects.toThrow(
+      /unknown feature view 'nope'/,
+    );
+    await expect(serving.get({ features: ['user_stats:clicks'], entities: [{ user: 1 }] })).rejects.toThrow(
+      /row 0.*field 'user_id'.*missing join key/,
+    );
+    await expect(
+      serving.get({ features: ['ratio:amount_over_spend'], entities: [{ user_id: 1 }] }),
+    ).rejects.toThrow(/request field 'amount' needed by on-demand view 'ratio' is missing/);
   });
 });

@@ -229,7 +229,11 @@ describe('nextObjectVersions and changeSummary', () => {
       // Removed, but remembered: re-adding it continues at 2 instead of reusing 1.
       'FeatureService/ranker': 1,
     });
-    const readded = planChanges(after, state(user, merchant, orders, stats({ clicks: int64() }), ranker()), 4);
+    const readded = planChanges(
+      after,
+      state(user, merchant, orders, stats({ clicks: int64() }), ranker()),
+      4,
+    );
     expect(nextObjectVersions(readded, nextObjectVersions(plan, previous))['FeatureService/ranker']).toBe(2);
     expect(changeSummary(plan)).toEqual([
       { kind: 'Entity', name: 'merchant', change: 'added' },

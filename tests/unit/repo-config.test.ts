@@ -19,17 +19,22 @@ describe('tessera.yaml', () => {
     );
     expect(c.online_store).toEqual({ type: 'redis', url: 'redis://127.0.0.1:7000' });
     expect(c.registry).toEqual({ type: 'postgres', url: 'postgres://x' });
-    expect(() => parseRepoConfig('project: p\nregistry: { type: postgres, url: "${NOT_SET_ANYWHERE}" }\n', '/r/tessera.yaml')).toThrow(
-      /environment variable NOT_SET_ANYWHERE is not set/,
-    );
+    expect(() =>
+      parseRepoConfig(
+        'project: p\nregistry: { type: postgres, url: "${NOT_SET_ANYWHERE}" }\n',
+        '/r/tessera.yaml',
+      ),
+    ).toThrow(/environment variable NOT_SET_ANYWHERE is not set/);
   });
 
   it('names the file, line and field of a mistake', () => {
-    expect(() => parseRepoConfig('project: p\nonline_store:\n  type: memcached\n', '/r/tessera.yaml')).toThrow(
-      /\/r\/tessera\.yaml, row 3, field 'online_store\.type'/,
-    );
+    expect(() =>
+      parseRepoConfig('project: p\nonline_store:\n  type: memcached\n', '/r/tessera.yaml'),
+    ).toThrow(/\/r\/tessera\.yaml, row 3, field 'online_store\.type'/);
     expect(() => parseRepoConfig('project: p\nregistyr: {}\n', '/r/tessera.yaml')).toThrow(/registyr/);
-    expect(() => parseRepoConfig('project: [\n', '/r/tessera.yaml')).toThrow(/\/r\/tessera\.yaml.*invalid YAML/);
+    expect(() => parseRepoConfig('project: [\n', '/r/tessera.yaml')).toThrow(
+      /\/r\/tessera\.yaml.*invalid YAML/,
+    );
     expect(() => parseRepoConfig('project: 1abc\n', '/r/tessera.yaml')).toThrow(/field 'project'/);
   });
 });

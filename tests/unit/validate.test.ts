@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { stateFromDefinitions } from '../../src/definitions/definition.js';
 import { featureService, featureView, float64, int64 } from '../../src/definitions/index.js';
 import { isCompatible, validateState, validateViewAgainstSource } from '../../src/definitions/validate.js';
-import { item, itemSource, itemStats, ranker, ratio, sampleState, user, userSource, userStats } from '../helpers/sample-definitions.js';
+import {
+  item,
+  itemSource,
+  itemStats,
+  ranker,
+  ratio,
+  sampleState,
+  user,
+  userSource,
+  userStats,
+} from '../helpers/sample-definitions.js';
 
 describe('definition validation', () => {
   it('accepts a consistent project', () => {
@@ -23,9 +33,16 @@ describe('definition validation', () => {
   });
 
   it('reports duplicate names, including a view and an on-demand view sharing one', () => {
-    const clash = featureView({ name: 'ratio', entities: [user], source: userSource, schema: { x: int64() } });
+    const clash = featureView({
+      name: 'ratio',
+      entities: [user],
+      source: userSource,
+      schema: { x: int64() },
+    });
     const state = stateFromDefinitions('t', [user, userSource, userStats, ratio, clash, userStats]);
-    const text = validateState(state).map((e) => e.message).join('\n');
+    const text = validateState(state)
+      .map((e) => e.message)
+      .join('\n');
     expect(text).toMatch(/duplicate name 'ratio'/);
     expect(text).toMatch(/duplicate name 'user_stats'/);
   });
@@ -33,7 +50,9 @@ describe('definition validation', () => {
   it('reports a feature named like a join key and bad on-demand inputs', () => {
     const v = featureView({ name: 'v', entities: [user], source: userSource, schema: { user_id: int64() } });
     const state = stateFromDefinitions('t', [user, userSource, v, item, itemSource, itemStats, ranker]);
-    const text = validateState(state).map((e) => e.message).join('\n');
+    const text = validateState(state)
+      .map((e) => e.message)
+      .join('\n');
     expect(text).toMatch(/feature 'user_id' of 'v' has the name of a join key/);
     expect(text).toMatch(/selects unknown feature 'user_stats:clicks'/);
   });
@@ -53,11 +72,19 @@ describe('definition validation', () => {
       { name: 'clicks', type: 'DOUBLE' },
       { name: 'tags', type: 'VARCHAR' },
     ];
-    const text = validateViewAgainstSource(sampleState, userStats, userSource, bad).map((e) => e.message).join('\n');
-    expect(text).toMatch(/data\/users, field 'ts': timestamp column 'ts'.*expected a timestamp or date, got BIGINT/);
-    expect(text).toMatch(/field 'user_id': join key column.*incompatible.*expected a column readable as int64, got VARCHAR/);
+    const text = validateViewAgainstSource(sampleState, userStats, userSource, bad)
+      .map((e) => e.message)
+      .join('\n');
+    expect(text).toMatch(
+      /data\/users, field 'ts': timestamp column 'ts'.*expected a timestamp or date, got BIGINT/,
+    );
+    expect(text).toMatch(
+      /field 'user_id': join key column.*incompatible.*expected a column readable as int64, got VARCHAR/,
+    );
     expect(text).toMatch(/feature 'clicks' column 'clicks'.*got DOUBLE/);
-    expect(text).toMatch(/column 'spend' is missing from source 'user_src'.*columns present: user_id, ts, clicks, tags/);
+    expect(text).toMatch(
+      /column 'spend' is missing from source 'user_src'.*columns present: user_id, ts, clicks, tags/,
+    );
     expect(text).toMatch(/feature 'tags'.*got VARCHAR/);
   });
 

@@ -23,7 +23,10 @@ export function parseTime(text: string, field: string): Date {
   const iso = /\d{2}:\d{2}/.test(t) && !/(Z|[+-]\d{2}:?\d{2})$/.test(t) ? `${t}Z` : t;
   const ms = Date.parse(iso);
   if (!Number.isFinite(ms)) {
-    throw new TesseraError(`invalid time '${text}'`, { field, expected: "ISO-8601 (2024-05-01T00:00:00Z), 'now' or 'now-7d'" });
+    throw new TesseraError(`invalid time '${text}'`, {
+      field,
+      expected: "ISO-8601 (2024-05-01T00:00:00Z), 'now' or 'now-7d'",
+    });
   }
   return new Date(ms);
 }
@@ -48,54 +51,79 @@ export function registerDataCommands(program: Command): void {
     .option('--out <path>', 'write the training set here (Parquet)')
     .option('--head <n>', 'print the first n rows', (v) => Number.parseInt(v, 10), 5)
     .action(
-      action(async (o: {
-        spine?: string;
-        spineSql?: string;
-        features?: string[];
-        service?: string;
-        timestampColumn: string;
-        fullFeatureNames?: boolean;
-        out?: string;
-        head: number;
-      }, cmd: Command) => {
-        const g = cmd.optsWithGlobals<GlobalOptions>();
-        if ((o.spine === undefined) === (o.spineSql === undefined)) {
-          throw new TesseraError('give exactly one spine', { field: '--spine', expected: '--spine <file> or --spine-sql <query>' });
-        }
-        if ((o.features === undefined) === (o.service === undefined)) {
-          throw new TesseraError('give features or a service', { field: '--features', expected: '--features v:f,… or --service <name>' });
-        }
-        const spine: SpineInput = o.spine !== undefined ? { kind: 'file', path: resolve(o.spine) } : { kind: 'sql', query: o.spineSql as string };
-        const store = await FeatureStore.open(g.repo ?? '.');
-        const bar = progress(!g.json);
-        try {
-          const t0 = performance.now();
-          const set = await store.getHistoricalFeatures({
-            spine,
-            ...(o.features ? { features: o.features } : {}),
-            ...(o.service ? { featureService: o.service } : {}),
-            fullFeatureNames: o.fullFeatureNames === true,
-            timestampColumn: o.timestampColumn,
-            onProgress: (p) => bar.update(p.phase, p.done, p.total),
-          });
-          if (o.out) await set.writeParquet(resolve(o.out));
-          const seconds = (performance.now() - t0) / 1000;
-          bar.stop();
-          const head = o.head > 0 ? (await set.rows()).slice(0, o.head) : [];
-          const summary = { rows: set.rowCount, columns: set.columnNames, seconds, out: o.out ? resolve(o.out) : null, head };
-          await set.close();
-          emit(g, summary, () =>
-            [
-              `${pc.green('training set')}: ${set.rowCount.toLocaleString()} rows × ${summary.columns.length} columns in ${seconds.toFixed(2)} s` +
-                (o.out ? ` → ${summary.out}` : ''),
-              head.length > 0 ? table(summary.columns, head.map((r) => summary.columns.map((c) => fmt(r[c])))) : '',
-            ].join('\n'),
-          );
-        } finally {
-          bar.stop();
-          await store.close();
-        }
-      }),
+      action(
+        async (
+          o: {
+            spine?: string;
+            spineSql?: string;
+            features?: string[];
+            service?: string;
+            timestampColumn: string;
+            fullFeatureNames?: boolean;
+            out?: string;
+            head: number;
+          },
+          cmd: Command,
+        ) => {
+          const g = cmd.optsWithGlobals<GlobalOptions>();
+          if ((o.spine === undefined) === (o.spineSql === undefined)) {
+            throw new TesseraError('give exactly one spine', {
+              field: '--spine',
+              expected: '--spine <file> or --spine-sql <query>',
+            });
+          }
+          if ((o.features === undefined) === (o.service === undefined)) {
+            throw new TesseraError('give features or a service', {
+              field: '--features',
+              expected: '--features v:f,… or --service <name>',
+            });
+          }
+          const spine: SpineInput =
+            o.spine !== undefined
+              ? { kind: 'file', path: resolve(o.spine) }
+              : { kind: 'sql', query: o.spineSql as string };
+          const store = await FeatureStore.open(g.repo ?? '.');
+          const bar = progress(!g.json);
+          try {
+            const t0 = performance.now();
+            const set = await store.getHistoricalFeatures({
+              spine,
+              ...(o.features ? { features: o.features } : {}),
+              ...(o.service ? { featureService: o.service } : {}),
+              fullFeatureNames: o.fullFeatureNames === true,
+              timestampColumn: o.timestampColumn,
+              onProgress: (p) => bar.update(p.phase, p.done, p.total),
+            });
+            if (o.out) await set.writeParquet(resolve(o.out));
+            const seconds = (performance.now() - t0) / 1000;
+            bar.stop();
+            const head = o.head > 0 ? (await set.rows()).slice(0, o.head) : [];
+            const summary = {
+              rows: set.rowCount,
+              columns: set.columnNames,
+              seconds,
+              out: o.out ? resolve(o.out) : null,
+              head,
+            };
+            await set.close();
+            emit(g, summary, () =>
+              [
+                `${pc.green('training set')}: ${set.rowCount.toLocaleString()} rows × ${summary.columns.length} columns in ${seconds.toFixed(2)} s` +
+                  (o.out ? ` → ${summary.out}` : ''),
+                head.length > 0
+                  ? table(
+                      summary.columns,
+                      head.map((r) => summary.columns.map((c) => fmt(r[c]))),
+                    )
+                  : '',
+              ].join('\n'),
+            );
+          } finally {
+            bar.stop();
+            await store.close();
+          }
+        },
+      ),
     );
 
   const materializeOpts = (c: Command) =>
@@ -130,7 +158,11 @@ export function registerDataCommands(program: Command): void {
     action(async (o: { end: string; views?: string[] }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       await runMaterialize(g, (store, onProgress) =>
-        store.materializeIncremental({ end: parseTime(o.end, '--end'), ...(o.views ? { views: o.views } : {}), onProgress }),
+        store.materializeIncremental({
+          end: parseTime(o.end, '--end'),
+          ...(o.views ? { views: o.views } : {}),
+          onProgress,
+        }),
       );
     }),
   );
@@ -140,35 +172,58 @@ export function registerDataCommands(program: Command): void {
     .description('read online features for entities')
     .option('--features <refs>', 'comma-separated view:feature references', list)
     .option('--service <name>', 'a feature service instead of --features')
-    .option('-e, --entity <k=v,…>', 'an entity row, e.g. user_id=42,candidate_price=19.9 (repeatable)', collect, [])
+    .option(
+      '-e, --entity <k=v,…>',
+      'an entity row, e.g. user_id=42,candidate_price=19.9 (repeatable)',
+      collect,
+      [],
+    )
     .option('--entities <json>', 'entity rows as a JSON array')
     .option('--full-feature-names', 'name outputs view__feature')
     .action(
-      action(async (o: { features?: string[]; service?: string; entity: string[]; entities?: string; fullFeatureNames?: boolean }, cmd: Command) => {
-        const g = cmd.optsWithGlobals<GlobalOptions>();
-        const entities = o.entities !== undefined ? parseJsonRows(o.entities, '--entities') : o.entity.map(parseKv);
-        if (entities.length === 0) throw new TesseraError('no entities given', { field: '--entity', expected: '-e user_id=42 (repeatable) or --entities JSON' });
-        const store = await FeatureStore.open(g.repo ?? '.');
-        try {
-          const r = await store.getOnlineFeatures({
-            entities,
-            ...(o.features ? { features: o.features } : {}),
-            ...(o.service ? { featureService: o.service } : {}),
-            fullFeatureNames: o.fullFeatureNames === true,
-          });
-          emit(g, r, () =>
-            table(
-              ['FEATURE', ...entities.map((_, i) => `ROW ${i}`)],
-              r.featureNames.map((name, j) => [
-                name,
-                ...r.rows.map((row, i) => `${fmt(row[name])} ${pc.dim(`(${(r.statuses[i] as string[])[j]})`)}`),
-              ]),
-            ),
-          );
-        } finally {
-          await store.close();
-        }
-      }),
+      action(
+        async (
+          o: {
+            features?: string[];
+            service?: string;
+            entity: string[];
+            entities?: string;
+            fullFeatureNames?: boolean;
+          },
+          cmd: Command,
+        ) => {
+          const g = cmd.optsWithGlobals<GlobalOptions>();
+          const entities =
+            o.entities !== undefined ? parseJsonRows(o.entities, '--entities') : o.entity.map(parseKv);
+          if (entities.length === 0)
+            throw new TesseraError('no entities given', {
+              field: '--entity',
+              expected: '-e user_id=42 (repeatable) or --entities JSON',
+            });
+          const store = await FeatureStore.open(g.repo ?? '.');
+          try {
+            const r = await store.getOnlineFeatures({
+              entities,
+              ...(o.features ? { features: o.features } : {}),
+              ...(o.service ? { featureService: o.service } : {}),
+              fullFeatureNames: o.fullFeatureNames === true,
+            });
+            emit(g, r, () =>
+              table(
+                ['FEATURE', ...entities.map((_, i) => `ROW ${i}`)],
+                r.featureNames.map((name, j) => [
+                  name,
+                  ...r.rows.map(
+                    (row, i) => `${fmt(row[name])} ${pc.dim(`(${(r.statuses[i] as string[])[j]})`)}`,
+                  ),
+                ]),
+              ),
+            );
+          } finally {
+            await store.close();
+          }
+        },
+      ),
     );
 
   program
@@ -178,39 +233,64 @@ export function registerDataCommands(program: Command): void {
     .requiredOption('--file <path>', 'rows as a JSON array or JSON lines (.jsonl)')
     .option('--to <where>', 'online | offline | online_and_offline', 'online')
     .action(
-      action(async (o: { view: string; file: string; to: 'online' | 'offline' | 'online_and_offline' }, cmd: Command) => {
-        const g = cmd.optsWithGlobals<GlobalOptions>();
-        if (!['online', 'offline', 'online_and_offline'].includes(o.to)) {
-          throw new TesseraError(`invalid --to '${o.to}'`, { field: '--to', expected: 'online, offline or online_and_offline' });
-        }
-        const rows = readRowsFile(resolve(o.file));
-        const store = await FeatureStore.open(g.repo ?? '.');
-        try {
-          const written = await store.push({ view: o.view, rows, to: o.to });
-          emit(g, written, () => `pushed ${rows.length} rows to ${o.view} (online ${written.online}, offline ${written.offline})`);
-        } finally {
-          await store.close();
-        }
-      }),
+      action(
+        async (
+          o: { view: string; file: string; to: 'online' | 'offline' | 'online_and_offline' },
+          cmd: Command,
+        ) => {
+          const g = cmd.optsWithGlobals<GlobalOptions>();
+          if (!['online', 'offline', 'online_and_offline'].includes(o.to)) {
+            throw new TesseraError(`invalid --to '${o.to}'`, {
+              field: '--to',
+              expected: 'online, offline or online_and_offline',
+            });
+          }
+          const rows = readRowsFile(resolve(o.file));
+          const store = await FeatureStore.open(g.repo ?? '.');
+          try {
+            const written = await store.push({ view: o.view, rows, to: o.to });
+            emit(
+              g,
+              written,
+              () =>
+                `pushed ${rows.length} rows to ${o.view} (online ${written.online}, offline ${written.offline})`,
+            );
+          } finally {
+            await store.close();
+          }
+        },
+      ),
     );
 }
 
 async function runMaterialize(
   g: GlobalOptions,
-  run: (store: FeatureStore, onProgress: (p: { view: string; rows: number; done: boolean }) => void) => Promise<
-    { view: string; startMs: number; endMs: number; rows: number; seconds: number }[]
-  >,
+  run: (
+    store: FeatureStore,
+    onProgress: (p: { view: string; rows: number; done: boolean }) => void,
+  ) => Promise<{ view: string; startMs: number; endMs: number; rows: number; seconds: number }[]>,
 ): Promise<void> {
   const store = await FeatureStore.open(g.repo ?? '.');
   const bar = progress(!g.json);
   try {
     const reports = await run(store, (p) => bar.update(p.view, p.rows));
     bar.stop();
-    const out = reports.map((r) => ({ ...r, start: new Date(r.startMs).toISOString(), end: new Date(r.endMs).toISOString() }));
+    const out = reports.map((r) => ({
+      ...r,
+      start: new Date(r.startMs).toISOString(),
+      end: new Date(r.endMs).toISOString(),
+    }));
     emit(g, out, () =>
       table(
         ['VIEW', 'START', 'END', 'ROWS', 'SECONDS', 'ROWS/S'],
-        out.map((r) => [r.view, r.start, r.end, r.rows, r.seconds.toFixed(2), r.seconds > 0 ? Math.round(r.rows / r.seconds) : '-']),
+        out.map((r) => [
+          r.view,
+          r.start,
+          r.end,
+          r.rows,
+          r.seconds.toFixed(2),
+          r.seconds > 0 ? Math.round(r.rows / r.seconds) : '-',
+        ]),
       ),
     );
   } finally {
@@ -225,9 +305,20 @@ function parseKv(text: string): Record<string, unknown> {
   const row: Record<string, unknown> = {};
   for (const part of text.split(',')) {
     const i = part.indexOf('=');
-    if (i <= 0) throw new TesseraError(`invalid entity '${text}'`, { field: '--entity', expected: 'key=value[,key=value…]' });
+    if (i <= 0)
+      throw new TesseraError(`invalid entity '${text}'`, {
+        field: '--entity',
+        expected: 'key=value[,key=value…]',
+      });
     const raw = part.slice(i + 1);
-    row[part.slice(0, i).trim()] = raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
+    row[part.slice(0, i).trim()] =
+      raw !== '' && Number.isFinite(Number(raw))
+        ? Number(raw)
+        : raw === 'true'
+          ? true
+          : raw === 'false'
+            ? false
+            : raw;
   }
   return row;
 }

@@ -60,9 +60,15 @@ export function registerDemoCommand(program: Command): void {
           const trainingRows = await set.rows();
           const columns = set.columnNames;
           await set.close();
-          const featureColumns = columns.filter((c) => !['user_id', 'item_id', 'event_timestamp', 'label'].includes(c));
+          const featureColumns = columns.filter(
+            (c) => !['user_id', 'item_id', 'event_timestamp', 'label'].includes(c),
+          );
           const filled = Object.fromEntries(
-            featureColumns.map((c) => [c, trainingRows.filter((r) => r[c] !== null && r[c] !== undefined).length / Math.max(trainingRows.length, 1)]),
+            featureColumns.map((c) => [
+              c,
+              trainingRows.filter((r) => r[c] !== null && r[c] !== undefined).length /
+                Math.max(trainingRows.length, 1),
+            ]),
           );
 
           say(pc.bold('4/5 materializing the latest values into the online store (SQLite)'));
@@ -80,7 +86,11 @@ export function registerDemoCommand(program: Command): void {
           const items = [...new Set(trainingRows.slice(0, 50).map((r) => Number(r['item_id'])))].slice(0, 3);
           const body = {
             feature_service: 'ranker_v1',
-            entities: { user_id: users, item_id: items.slice(0, users.length), candidate_price: users.map(() => 49.9) },
+            entities: {
+              user_id: users,
+              item_id: items.slice(0, users.length),
+              candidate_price: users.map(() => 49.9),
+            },
           };
           const query = async () => {
             const res = await fetch(`${address}/get-online-features`, {
@@ -88,7 +98,10 @@ export function registerDemoCommand(program: Command): void {
               headers: { 'content-type': 'application/json' },
               body: JSON.stringify(body),
             });
-            return (await res.json()) as { metadata: { feature_names: string[] }; results: { values: unknown[]; statuses: string[] }[] };
+            return (await res.json()) as {
+              metadata: { feature_names: string[] };
+              results: { values: unknown[]; statuses: string[] }[];
+            };
           };
           const answer = await query();
           const latencies: number[] = [];
@@ -116,7 +129,11 @@ export function registerDemoCommand(program: Command): void {
               address,
               request: body,
               response: answer,
-              httpLatencyMs: { p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), requests: latencies.length },
+              httpLatencyMs: {
+                p50: pct(latencies, 0.5),
+                p99: pct(latencies, 0.99),
+                requests: latencies.length,
+              },
             },
             seconds: timings,
           };
@@ -135,7 +152,9 @@ export function registerDemoCommand(program: Command): void {
                 ['FEATURE', ...users.map((u) => `user ${u}`)],
                 answer.metadata.feature_names.map((name, j) => [
                   name,
-                  ...(answer.results[j]?.values ?? []).map((v, i) => `${short(v)} (${answer.results[j]?.statuses[i]})`),
+                  ...(answer.results[j]?.values ?? []).map(
+                    (v, i) => `${short(v)} (${answer.results[j]?.statuses[i]})`,
+                  ),
                 ]),
               ),
               '',
@@ -149,7 +168,8 @@ export function registerDemoCommand(program: Command): void {
     );
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 
 function short(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(3);

@@ -98,7 +98,10 @@ export function registerRepoCommands(program: Command): void {
             services: 'FeatureService',
           };
           if (kind !== undefined && !(kind in kinds)) {
-            throw new TesseraError(`unknown kind '${kind}'`, { field: 'kind', expected: Object.keys(kinds).join(', ') });
+            throw new TesseraError(`unknown kind '${kind}'`, {
+              field: 'kind',
+              expected: Object.keys(kinds).join(', '),
+            });
           }
           const defs = allDefinitions(state).filter((d) => kind === undefined || d.kind === kinds[kind]);
           const rows = defs.map((d) => ({
@@ -111,7 +114,10 @@ export function registerRepoCommands(program: Command): void {
           emit(g, { registryVersion: store.version, definitions: rows }, () =>
             rows.length === 0
               ? 'nothing registered yet: run tessera apply'
-              : table(['KIND', 'NAME', 'OWNER', 'DETAIL'], rows.map((r) => [r.kind, r.name, r.owner, r.detail])),
+              : table(
+                  ['KIND', 'NAME', 'OWNER', 'DETAIL'],
+                  rows.map((r) => [r.kind, r.name, r.owner, r.detail]),
+                ),
           );
         } finally {
           await store.close();
@@ -130,7 +136,12 @@ export function registerRepoCommands(program: Command): void {
         try {
           const { state, objectVersions } = await store.registry.state();
           const matches = allDefinitions(state).filter((d) => d.name === name);
-          if (matches.length === 0) throw new TesseraError(`nothing named '${name}' is registered`, { hint: 'tessera list shows what is' }, 'NOT_FOUND');
+          if (matches.length === 0)
+            throw new TesseraError(
+              `nothing named '${name}' is registered`,
+              { hint: 'tessera list shows what is' },
+              'NOT_FOUND',
+            );
           const out = await Promise.all(
             matches.map(async (d) => ({
               ...serializeDefinition(d),
@@ -138,7 +149,9 @@ export function registerRepoCommands(program: Command): void {
               lineage: await store.registry.lineageOf(d.kind, d.name, 'both'),
             })),
           );
-          emit(g, out.length === 1 ? out[0] : out, () => out.map((o) => JSON.stringify(o, null, 2)).join('\n'));
+          emit(g, out.length === 1 ? out[0] : out, () =>
+            out.map((o) => JSON.stringify(o, null, 2)).join('\n'),
+          );
         } finally {
           await store.close();
         }
@@ -222,14 +235,24 @@ interface PlanLike {
 }
 
 function renderPlan(plan: PlanLike): string {
-  const sign: Record<string, string> = { added: pc.green('+'), removed: pc.red('-'), changed: pc.yellow('~') };
+  const sign: Record<string, string> = {
+    added: pc.green('+'),
+    removed: pc.red('-'),
+    changed: pc.yellow('~'),
+  };
   const lines = plan.changes
     .filter((c) => c.change !== 'unchanged')
-    .flatMap((c) => [`${sign[c.change] ?? ' '} ${c.kind} ${c.name}`, ...(c.details ?? []).map((d) => `    ${d}`)]);
+    .flatMap((c) => [
+      `${sign[c.change] ?? ' '} ${c.kind} ${c.name}`,
+      ...(c.details ?? []).map((d) => `    ${d}`),
+    ]);
   if (lines.length === 0) return `no changes (registry version ${plan.baseVersion})`;
   const out = [`changes against registry version ${plan.baseVersion}:`, ...lines];
   if (plan.breaking.length > 0) {
-    out.push(pc.red(`${plan.breaking.length} breaking change(s):`), ...plan.breaking.map((b) => `  ${pc.red('!')} ${b.message}`));
+    out.push(
+      pc.red(`${plan.breaking.length} breaking change(s):`),
+      ...plan.breaking.map((b) => `  ${pc.red('!')} ${b.message}`),
+    );
   }
   return out.join('\n');
 }

@@ -1,0 +1,465 @@
+import { type DuckDBConnection, DuckDBInstance, type JS } from '@duckdb/node-api';
+import { encodeEntityKey } from '../../core/entity-key.js';
+import { TesseraError } from '../../core/errors.js';
+import { sourceColumn } from '../../definitions/feature-view.js';
+import type { ViewSelection } from '../../definitions/resolve.js';
+import type { Source } from '../../definitions/source.js';
+import type { OnlineRow } from '../../online/online-store.js';
+import type {
+  HistoricalRequest,
+  HistoricalResult,
+  OfflineStore,
+  OfflineWriter,
+  PullLatestRequest,
+  SourceColumn,
+  SourceContext,
+} from '../offline-store.js';
+import { DuckDbHistoricalResult } from './historical-result.js';
+import { appendToParquetSource, writeParquetAtomically } from './lake-writer.js';
+import {
+  compileCleanup,
+  compileLatest,
+  compilePointInTime,
+  compileSpineKeys,
+  compileSpineRange,
+  type PitPlan,
+  type PitStrategy,
+  type PitView,
+  type SourceScan,
+  type TimeRange,
+} from './point-in-time-sql.js';
+import { connectionUrl, describePostgres, importPostgres } from './postgres-import.js';
+import { fileRelation } from './source-relation.js';
+import { describeTable, loadSpine } from './spine.js';
+import { keySqlType, quoteIdent } from './sql.js';
+import { keyJs, strictJs, UnsafeIntegerError } from './values.js';
+
+/** Options of {@link DuckDbOfflineStore}. */
+export interface DuckDbOfflineStoreOptions {
+  /** DuckDB `memory_limit`, e.g. `'4GB'`; DuckDB spills to `tempDirectory` beyond it. */
+  readonly memoryLimit?: string;
+  /** Worker threads (default: DuckDB's, one per core). */
+  readonly threads?: number;
+  /** Where DuckDB spills larger-than-memory joins and sorts. */
+  readonly tempDirectory?: string;
+  /**
+   * How each view is joined: `asof` (DuckDB ASOF join, the default: fastest in bench/historical.ts) or `window`
+   * (one sorted stream per view with `last_value`). Both give identical results; kept for benchmarking.
+   */
+  readonly strategy?: PitStrategy;
+}
+
+const SPINE_TABLE = '__tessera_spine';
+const RESULT_TABLE = '__tessera_result';
+const DEFAULT_CHUNK_ROWS = 10_000;
+
+/**
+ * The embedded offline store: DuckDB in-process reads Parquet, CSV and (copied through `pg`) PostgreSQL sources
+ * and computes point-in-time joins with ASOF joins. One DuckDB instance per store; each operation gets its own
+ * connection, so concurrent calls do not block each other (DuckDB runs them on its thread pool).
+ *
+ * @example
+ * const store = new DuckDbOfflineStore({ repoPath: '/repo', connections: {} }, { memoryLimit: '4GB' });
+ * const result = await store.getHistoricalFeatures({
+ *   spine: { kind: 'file', path: 'data/spine.parquet' },
+ *   views: resolveFeatures(state, { features: ['user_stats:clicks'] }).views,
+ * });
+ * await result.writeParquet('training.parquet');
+ * await result.close();
+ */
+export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
+  readonly kind = 'duckdb';
+  private instance: Promise<DuckDBInstance> | undefined;
+  private readonly connections = new Set<DuckDBConnection>();
+  private closed = false;
+
+  constructor(
+    private readonly ctx: SourceContext,
+    private readonly options: DuckDbOfflineStoreOptions = {},
+  ) {}
+
+  private async connect(): Promise<DuckDBConnection> {
+    if (this.closed) throw new TesseraError('the offline store is closed', {}, 'INVALID_INPUT');
+    if (this.instance === undefined) {
+      const config: Record<string, string> = {};
+      if (this.options.memoryLimit !== undefined) config['memory_limit'] = this.options.memoryLimit;
+      if (this.options.threads !== undefined) config['threads'] = String(this.options.threads);
+      if (this.options.tempDirectory !== undefined) config['temp_directory'] = this.options.tempDirectory;
+      this.instance = DuckDBInstance.create(':memory:', config);
+    }
+    const connection = await (await this.instance).connect();
+    this.connections.add(connection);
+    // Session setting: every naive timestamp is read as UTC and TIMESTAMPTZ values print in UTC.
+    await connection.run("SET TimeZone = 'UTC'");
+    return connection;
+  }
+
+  private release(connection: DuckDBConnection): void {
+    if (this.connections.delete(connection)) connection.closeSync();
+  }
+
+  async getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult> {
+    const timestampColumn = request.timestampColumn ?? 'event_timestamp';
+    const total = request.views.length + 2;
+    const progress = (phase: string, done: number) => request.onProgress?.({ phase, done, total });
+    const connection = await this.connect();
+    try {
+      progress('spine', 0);
+      const allKeys = request.views.flatMap((v) => v.joinKeys);
+      const spine = await loadSpine(connection, request.spine, this.ctx.repoPath, SPINE_TABLE, {
+        timestampColumn,
+        joinKeys: allKeys.filter((k, i) => allKeys.findIndex((o) => o.name === k.name) === i),
+      });
+      const outputs = outputNames(request.views, spine.columns, request.fullFeatureNames ?? false);
+      const keysPlan = {
+        spineTable: SPINE_TABLE,
+        timestampColumn,
+        views: request.views.map((v) => ({ joinKeys: joinKeysOf(v) })),
+      };
+      await runWithSpineContext(connection, compileSpineKeys(keysPlan), spine.label);
+      const range = await spineRange(connection);
+
+      const views: PitView[] = [];
+      for (const [i, selection] of request.views.entries()) {
+        const lowerUs =
+          range === undefined || selection.view.ttlMs <= 0
+            ? undefined
+            : range.minUs - BigInt(selection.view.ttlMs) * 1000n;
+        const scan = await this.prepareScan(
+          connection,
+          selection,
+          i,
+          lowerUs,
+          range?.maxUs,
+          range === undefined,
+        );
+        views.push({
+          ...scan,
+          ttlMs: selection.view.ttlMs,
+          features: selection.features.map((f, n) => ({
+            column: sourceColumn(f),
+            output: outputs[i]?.[n] as string,
+          })),
+        });
+      }
+      const plan: PitPlan = {
+        spineTable: SPINE_TABLE,
+        spineColumns: spine.columns,
+        timestampColumn,
+        views,
+        resultTable: RESULT_TABLE,
+        strategy: this.options.strategy ?? 'asof',
+      };
+      for (const [step, statement] of compilePointInTime(plan, range).entries()) {
+        progress(statement.phase, step + 1);
+        await runWithSpineContext(connection, statement.sql, spine.label);
+      }
+      for (const sql of compileCleanup(plan)) await connection.run(sql);
+      progress('done', total);
+      const columns = await describeTable(connection, quoteIdent(RESULT_TABLE));
+      const count = await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdent(RESULT_TABLE)}`);
+      const rowCount = Number(count.getRows()[0]?.[0] ?? 0);
+      return new DuckDbHistoricalResult(connection, RESULT_TABLE, columns, rowCount, () =>
+        this.release(connection),
+      );
+    } catch (e) {
+      this.release(connection);
+      throw e;
+    }
+  }
+
+  /**
+   * Makes one view's source readable on `connection` with only the columns needed: a file relation as is (DuckDB
+   * prunes by the filters compiled later), a PostgreSQL source copied for [lowerUs, upperUs].
+   */
+  private async prepareScan(
+    connection: DuckDBConnection,
+    selection: ViewSelection,
+    index: number,
+    lowerUs: bigint | undefined,
+    upperUs: bigint | undefined,
+    empty = false,
+  ): Promise<SourceScan> {
+    const { source } = selection;
+    const joinKeys = joinKeysOf(selection);
+    const needed = [
+      ...joinKeys.map((k) => k.name),
+      source.timestampField,
+      ...(source.createdTimestampField === undefined ? [] : [source.createdTimestampField]),
+      ...selection.features.map(sourceColumn),
+    ].filter((c, i, all) => all.indexOf(c) === i);
+    let relation: string;
+    let present: SourceColumn[];
+    let datePartitionColumn: string | undefined;
+    if (source.type === 'postgres') {
+      const table = `__tessera_source_${index}`;
+      const url = connectionUrl(source, this.ctx.connections);
+      // An empty spine needs no rows, only the column types: an inverted range reads none.
+      const [lo, hi] = empty ? [1n, 0n] : [lowerUs, upperUs];
+      present = await importPostgres(connection, table, source, url, {
+        columns: needed,
+        timestampField: source.timestampField,
+        ...(lo === undefined ? {} : { lowerUs: lo }),
+        ...(hi === undefined ? {} : { upperUs: hi }),
+      });
+      relation = quoteIdent(table);
+    } else {
+      const rel = await fileRelation(source, this.ctx.repoPath);
+      relation = rel.sql;
+      datePartitionColumn = rel.datePartitionColumn;
+      present = await describeFileSource(connection, source, rel.sql, rel.path);
+    }
+    const typeOf = (name: string): string => {
+      const c = present.find((p) => p.name === name);
+      if (!c) {
+        throw new TesseraError(
+          `source '${source.name}' (view '${selection.view.name}') has no column '${name}'`,
+          { field: name, hint: `columns present: ${present.map((p) => p.name).join(', ')}` },
+          'SCHEMA_MISMATCH',
+        );
+      }
+      return c.type;
+    };
+    for (const c of needed) typeOf(c);
+    const featureColumns = selection.features.map(sourceColumn).filter((c, i, all) => all.indexOf(c) === i);
+    return {
+      name: selection.view.name,
+      relation,
+      joinKeys,
+      timestampField: source.timestampField,
+      timestampType: typeOf(source.timestampField),
+      ...(source.createdTimestampField === undefined
+        ? {}
+        : { createdTimestampField: source.createdTimestampField }),
+      columns: featureColumns.map((name) => ({ name, type: typeOf(name) })),
+      ...(datePartitionColumn === undefined ? {} : { datePartitionColumn }),
+    };
+  }
+
+  /**
+   * Streams the latest row per entity in [startMs, endMs) in chunks of `chunkRows` (default 10 000), reading
+   * DuckDB's result vector by vector. int64 feature values beyond ±2^53 fail with a TesseraError naming the
+   * view and feature rather than losing precision.
+   *
+   * @example
+   * for await (const rows of store.pullLatest({ view, startMs: 0, endMs: Date.now(), chunkRows: 5000 })) {
+   *   await online.write(viewRef, rows);
+   * }
+   */
+  async *pullLatest(request: PullLatestRequest): AsyncIterable<OnlineRow[]> {
+    const { view: selection } = request;
+    const chunkRows = Math.max(1, request.chunkRows ?? DEFAULT_CHUNK_ROWS);
+    for (const [name, v] of [
+      ['startMs', request.startMs],
+      ['endMs', request.endMs],
+    ] as const) {
+      if (!Number.isFinite(v)) {
+        throw new TesseraError('invalid time bound', {
+          field: name,
+          expected: 'epoch milliseconds',
+          actual: String(v),
+        });
+      }
+    }
+    const startUs = BigInt(Math.floor(request.startMs)) * 1000n;
+    const endUs = BigInt(Math.floor(request.endMs)) * 1000n;
+    const connection = await this.connect();
+    try {
+      const scan = await this.prepareScan(connection, selection, 0, startUs, endUs);
+      const result = await connection.stream(compileLatest({ ...scan, startUs, endUs }));
+      const nKeys = scan.joinKeys.length;
+      // Feature name → index of its source column among the scan's columns (f0…).
+      const featureIndex = selection.features.map((f) => ({
+        name: f.name,
+        m: scan.columns.findIndex((c) => c.name === sourceColumn(f)),
+      }));
+      let buffer: OnlineRow[] = [];
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (chunk === null || chunk.rowCount === 0) break;
+        const keys = Array.from({ length: nKeys }, (_, j) => chunk.convertColumnValues(j, keyJs));
+        const eventMs = chunk.convertColumnValues(nKeys, keyJs);
+        const createdMs = chunk.convertColumnValues(nKeys + 1, keyJs);
+        const values = scan.columns.map((c, m) => {
+          try {
+            return chunk.convertColumnValues(nKeys + 2 + m, strictJs);
+          } catch (e) {
+            if (!(e instanceof UnsafeIntegerError)) throw e;
+            const features = selection.features.filter((f) => sourceColumn(f) === c.name).map((f) => f.name);
+            throw new TesseraError(
+              `view '${selection.view.name}' feature '${features.join("', '")}' has an int64 value JavaScript cannot hold exactly`,
+              {
+                field: features[0] ?? c.name,
+                actual: e.value.toString(),
+                hint: 'values must be within ±2^53 - 1',
+              },
+              'SCHEMA_MISMATCH',
+            );
+          }
+        });
+        for (let r = 0; r < chunk.rowCount; r++) {
+          const keyRow: Record<string, JS> = {};
+          scan.joinKeys.forEach((k, j) => {
+            keyRow[k.name] = keys[j]?.[r] ?? null;
+          });
+          const row: Record<string, unknown> = {};
+          for (const { name, m } of featureIndex) row[name] = values[m]?.[r] ?? null;
+          buffer.push({
+            entityKey: encodeEntityKey(selection.joinKeys, keyRow),
+            eventTs: Number(eventMs[r]),
+            createdTs: createdMs[r] === null || createdMs[r] === undefined ? 0 : Number(createdMs[r]),
+            values: row,
+          });
+        }
+        while (buffer.length >= chunkRows) {
+          yield buffer.slice(0, chunkRows);
+          buffer = buffer.slice(chunkRows);
+        }
+      }
+      if (buffer.length > 0) yield buffer;
+    } finally {
+      this.release(connection);
+    }
+  }
+
+  /**
+   * Column names and DuckDB types of a source: the Parquet footer, the CSV sniffer's result, or PostgreSQL's
+   * column types mapped to DuckDB names.
+   *
+   * @example await store.describeSource(orders) // [{ name: 'user_id', type: 'BIGINT' }, { name: 'ts', type: 'TIMESTAMP' }]
+   */
+  /** Appends pushed rows to a Parquet source's folder (see `OfflineWriter.append`). */
+  async append(
+    source: Source,
+    rows: readonly Readonly<Record<string, unknown>>[],
+    schema: readonly SourceColumn[],
+  ): Promise<number> {
+    const connection = await this.connect();
+    try {
+      return await appendToParquetSource(connection, source, this.ctx.repoPath, rows, schema);
+    } finally {
+      this.release(connection);
+    }
+  }
+
+  /** Writes JS rows as one Parquet file with the given column types, atomically. */
+  async writeParquet(
+    rows: readonly Readonly<Record<string, unknown>>[],
+    columns: readonly SourceColumn[],
+    path: string,
+  ): Promise<void> {
+    const connection = await this.connect();
+    try {
+      await writeParquetAtomically(connection, rows, columns, path);
+    } finally {
+      this.release(connection);
+    }
+  }
+
+  async describeSource(source: Source): Promise<SourceColumn[]> {
+    if (source.type === 'postgres')
+      return describePostgres(source, connectionUrl(source, this.ctx.connections));
+    const rel = await fileRelation(source, this.ctx.repoPath);
+    const connection = await this.connect();
+    try {
+      return await describeFileSource(connection, source, rel.sql, rel.path);
+    } finally {
+      this.release(connection);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.connections) c.closeSync();
+    this.connections.clear();
+    if (this.instance !== undefined) (await this.instance).closeSync();
+  }
+}
+
+/** Join keys with the DuckDB type both sides are cast to. */
+const joinKeysOf = (v: ViewSelection) =>
+  v.joinKeys.map((k) => ({ name: k.name, sqlType: keySqlType(k.type) }));
+
+async function describeFileSource(
+  connection: DuckDBConnection,
+  source: Source,
+  relation: string,
+  path: string,
+): Promise<SourceColumn[]> {
+  try {
+    return await describeTable(connection, relation);
+  } catch (e) {
+    const message = (e as Error).message;
+    const missing = /No files found/i.test(message);
+    throw new TesseraError(
+      missing ? `source '${source.name}': no files match` : `source '${source.name}': cannot read`,
+      { file: path, field: 'path', actual: message.split('\n')[0] ?? message },
+      missing ? 'NOT_FOUND' : 'INVALID_INPUT',
+      e,
+    );
+  }
+}
+
+async function spineRange(connection: DuckDBConnection): Promise<TimeRange | undefined> {
+  const row = (await connection.runAndReadAll(compileSpineRange())).getRows()[0];
+  const [min, max] = [row?.[0], row?.[1]];
+  if (typeof min !== 'bigint' || typeof max !== 'bigint') return undefined;
+  return { minUs: min, maxUs: max };
+}
+
+/** Runs a statement that reads the spine; conversion errors (a key or timestamp that does not cast) name it. */
+async function runWithSpineContext(connection: DuckDBConnection, sql: string, label: string): Promise<void> {
+  try {
+    await connection.run(sql);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (/Conversion Error|Could not convert|invalid timestamp/i.test(message)) {
+      throw new TesseraError(
+        `a value of the ${label} does not convert to the type it is joined as`,
+        { actual: message.split('\n')[0] ?? message, hint: 'check the spine timestamp and join key columns' },
+        'INVALID_INPUT',
+        e,
+      );
+    }
+    throw new TesseraError('historical retrieval failed', { actual: message }, 'BACKEND', e);
+  }
+}
+
+/**
+ * Output column names per view and feature: `feature`, or `view__feature` with full feature names. Fails on
+ * a name used twice, or equal to a spine column, since one of the values would be silently lost.
+ */
+export function outputNames(
+  views: readonly ViewSelection[],
+  spineColumns: readonly SourceColumn[],
+  fullFeatureNames: boolean,
+): string[][] {
+  const owners = new Map<string, string>();
+  const spine = new Set(spineColumns.map((c) => c.name));
+  return views.map((v) =>
+    v.features.map((f) => {
+      const name = fullFeatureNames ? `${v.view.name}__${f.name}` : f.name;
+      const hint = fullFeatureNames
+        ? 'rename the spine column or select fewer features'
+        : 'set fullFeatureNames to name feature columns view__feature';
+      if (spine.has(name)) {
+        throw new TesseraError(
+          `feature column '${name}' of view '${v.view.name}' collides with a spine column`,
+          { field: name, hint },
+          'CONFLICT',
+        );
+      }
+      const owner = owners.get(name);
+      if (owner !== undefined) {
+        throw new TesseraError(
+          `feature column '${name}' is produced by both view '${owner}' and view '${v.view.name}'`,
+          { field: name, hint },
+          'CONFLICT',
+        );
+      }
+      owners.set(name, v.view.name);
+      return name;
+    }),
+  );
+}

@@ -1,0 +1,324 @@
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { TesseraError } from '../../core/errors.js';
+import { ByteSink, decodeValues } from '../codec.js';
+import {
+  DEFAULT_RETENTION_MS,
+  isNewerOrEqual,
+  type OnlineReadRequest,
+  type OnlineRow,
+  type OnlineStore,
+  type OnlineViewRef,
+  type StoredRow,
+} from '../online-store.js';
+
+/** Options of {@link RedisOnlineStore}: give `url` (the store owns the connection) or `client` (you do). */
+export interface RedisOnlineStoreOptions {
+  /** `redis://[user:password@]host:port[/db]`; the store opens and closes its own connection. */
+  readonly url?: string;
+  /** An existing connection, left open by `close()`. */
+  readonly client?: Redis;
+  /** First segment of every key (default `tsr`), so several deployments or test runs can share a server. */
+  readonly keyPrefix?: string;
+  /** Extra time rows are kept after their view's TTL (default {@link DEFAULT_RETENTION_MS}). */
+  readonly retentionMs?: number;
+  /** Rows per write-script call (default 500, at most 2000). */
+  readonly writeBatchSize?: number;
+  /** Script calls of one `write` in flight at once (default 4). */
+  readonly maxWritesInFlight?: number;
+}
+
+/*
+ * Key layout: `<prefix>:<project>:<view>:{<entity key>}` → one string per (view, entity), so each view's rows
+ * expire on their own (PEXPIREAT per key) and a read of any views × entities is a single MGET.
+ *   - project and view are percent-encoded to [A-Za-z0-9_.-%], so ':' or glob characters in a name can neither
+ *     make two views share keys nor widen deleteView's SCAN pattern.
+ *   - The hash tag is the entity key: in a Redis Cluster all views of one entity share a slot.
+ *
+ * Value layout: 16-byte header [eventTs float64 BE][createdTs float64 BE], then the codec record. Every epoch-ms
+ * JavaScript number is exactly a float64, and Lua (5.1, numbers are doubles) reads them with struct.unpack and
+ * compares them exactly: no decimal parsing, no precision edge cases.
+ */
+const HEADER_BYTES = 16;
+const DEFAULT_BATCH = 500;
+// unpack() in Redis's Lua is limited to 8000 values; MSET of a batch takes 2 per row.
+const MAX_BATCH = 2000;
+const DEFAULT_IN_FLIGHT = 4;
+
+/*
+ * Conditional upsert of a batch of distinct keys, atomically.
+ *   KEYS     the rows' keys
+ *   ARGV[1]  ttlMs + retentionMs of the view, '0' when it has no TTL
+ *   ARGV[2]  the rows' values, concatenated: per key, [uint32 BE length][value]
+ * Values travel as one argument rather than one per key: ioredis then handles 2 + n arguments instead of 2n + 2
+ * (measured ~20% less client CPU per row), and Redis builds one Lua string from ARGV rather than n.
+ * One MGET for the batch is cheaper than a GETRANGE per key (each redis.call from Lua costs ~1-2 µs). Without
+ * TTL the winners go in one MSET, which also drops any TTL left by an earlier definition of the view; with TTL
+ * each winner expires at eventTs + ttlMs + retentionMs (`expiresAt` of the contract), rounded up.
+ */
+const WRITE_SCRIPT = `
+local n = #KEYS
+local ttl = tonumber(ARGV[1])
+local values = ARGV[2]
+local current = redis.call('MGET', unpack(KEYS))
+local pending, m = {}, 0
+local pos = 1
+for i = 1, n do
+  local len, ne, nc = struct.unpack('>I4dd', values, pos)
+  local v = string.sub(values, pos + 4, pos + 3 + len)
+  pos = pos + 4 + len
+  local c = current[i]
+  local newer = true
+  if c then
+    local ce, cc = struct.unpack('>dd', c)
+    newer = ne > ce or (ne == ce and nc >= cc)
+  end
+  if newer then
+    if ttl > 0 then
+      redis.call('SET', KEYS[i], v, 'PXAT', string.format('%.0f', math.max(1, math.ceil(ne + ttl))))
+    else
+      pending[m + 1] = KEYS[i]
+      pending[m + 2] = v
+      m = m + 2
+    end
+  end
+end
+if m > 0 then redis.call('MSET', unpack(pending)) end
+return n
+`;
+const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
+
+/**
+ * Online store on Redis (≥ 6.2, single node): the low-latency serving choice. Reads answer any number of views
+ * and entities with one MGET; writes run a Lua script that keeps the newest row per key, several hundred rows
+ * per call with several calls pipelined.
+ *
+ * Cluster note: one script call may only touch keys of one slot, and so may one MGET. Rows are cut into script
+ * calls in one place, the loop of `write()`: to support a Cluster, partition the deduplicated rows by the slot
+ * of their key (hash tag = entity key) before cutting batches, and in `read()` send one MGET per slot group in
+ * a pipeline (ioredis sends each to its node; still one round trip per node).
+ *
+ * @example
+ * const store = new RedisOnlineStore({ url: 'redis://127.0.0.1:6379', keyPrefix: 'shop' });
+ * const view = { project: 'shop', name: 'user_stats', ttlMs: 86_400_000 };
+ * await store.write(view, [{ entityKey: '42', eventTs: Date.now(), createdTs: 0, values: { clicks: 3 } }]);
+ * const [[row]] = await store.read([{ view, entityKeys: ['42'] }]); // row?.values.clicks === 3
+ * await store.close();
+ */
+export class RedisOnlineStore implements OnlineStore {
+  readonly kind = 'redis';
+  readonly #client: Redis;
+  readonly #ownsClient: boolean;
+  readonly #prefix: string;
+  readonly #retentionMs: number;
+  readonly #batchSize: number;
+  readonly #maxInFlight: number;
+  readonly #viewPrefixes = new Map<string, string>();
+  /**
+   * Batch buffers, reused: a fresh half-megabyte buffer per batch costs a page fault per 4 KB on first touch,
+   * which measured as much as encoding the rows. A buffer returns here once its script call has answered, so
+   * ioredis has long copied it out.
+   */
+  readonly #sinks: ByteSink[] = [];
+  #scriptLoad: Promise<unknown> | undefined;
+
+  constructor(options: RedisOnlineStoreOptions) {
+    const prefix = options.keyPrefix ?? 'tsr';
+    if (prefix === '' || /[{}]/.test(prefix)) {
+      throw new TesseraError(
+        'invalid Redis key prefix',
+        { field: 'keyPrefix', expected: 'a non-empty string without { or }', actual: JSON.stringify(prefix) },
+        'INVALID_CONFIG',
+      );
+    }
+    this.#prefix = prefix;
+    this.#retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.#batchSize = Math.min(MAX_BATCH, Math.max(1, Math.trunc(options.writeBatchSize ?? DEFAULT_BATCH)));
+    this.#maxInFlight = Math.max(1, Math.trunc(options.maxWritesInFlight ?? DEFAULT_IN_FLIGHT));
+    if (options.client !== undefined) {
+      this.#client = options.client;
+      this.#ownsClient = false;
+    } else if (options.url !== undefined) {
+      // maxRetriesPerRequest bounds how long a request waits through a reconnect before it fails.
+      this.#client = new Redis(options.url, { maxRetriesPerRequest: 2 });
+      this.#ownsClient = true;
+    } else {
+      throw new TesseraError(
+        'the Redis online store needs a url or a client',
+        { field: 'url', expected: 'redis://host:port' },
+        'INVALID_CONFIG',
+      );
+    }
+  }
+
+  async write(view: OnlineViewRef, rows: readonly OnlineRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    // The script compares each key against the stored row once, so a key may appear only once per call: keep
+    // the row that would have won had the rows been written one after another.
+    const newest = new Map<string, OnlineRow>();
+    for (const row of rows) {
+      checkTimestamps(view, row);
+      const prev = newest.get(row.entityKey);
+      if (prev === undefined || isNewerOrEqual(row, prev)) newest.set(row.entityKey, row);
+    }
+    const viewPrefix = this.#viewPrefix(view);
+    // The script computes each key's expiry as the contract's expiresAt(): eventTs + this sum.
+    const ttlPlusRetention = view.ttlMs > 0 ? String(view.ttlMs + this.#retentionMs) : '0';
+    const inFlight: Promise<void>[] = [];
+    let keys: string[] = [];
+    let sink = this.#takeSink();
+    try {
+      for (const row of newest.values()) {
+        keys.push(`${viewPrefix}${row.entityKey}}`);
+        const at = sink.reserve(4 + HEADER_BYTES);
+        const length = sink.appendValues(row.values);
+        const buf = sink.buffer;
+        buf.writeUInt32BE(HEADER_BYTES + length, at);
+        buf.writeDoubleBE(row.eventTs, at + 4);
+        buf.writeDoubleBE(row.createdTs, at + 12);
+        if (keys.length === this.#batchSize) {
+          // Awaiting the oldest call lets encoding the next batch overlap Redis running the previous ones.
+          if (inFlight.length >= this.#maxInFlight) await inFlight.shift();
+          inFlight.push(this.#runWrite(keys, ttlPlusRetention, sink));
+          keys = [];
+          sink = this.#takeSink();
+        }
+      }
+      if (keys.length > 0) inFlight.push(this.#runWrite(keys, ttlPlusRetention, sink));
+      else this.#returnSink(sink);
+      await Promise.all(inFlight);
+    } catch (e) {
+      // Let the other calls settle so none rejects unobserved, then report the first failure.
+      await Promise.allSettled(inFlight);
+      throw e;
+    }
+  }
+
+  async read(requests: readonly OnlineReadRequest[]): Promise<(StoredRow | null)[][]> {
+    const keys: string[] = [];
+    for (const { view, entityKeys } of requests) {
+      const viewPrefix = this.#viewPrefix(view);
+      for (const entityKey of entityKeys) keys.push(`${viewPrefix}${entityKey}}`);
+    }
+    let values: (Buffer | null)[] = [];
+    if (keys.length > 0) {
+      try {
+        values = await this.#client.mgetBuffer(keys);
+      } catch (e) {
+        throw backendError('read', e);
+      }
+    }
+    const out: (StoredRow | null)[][] = new Array(requests.length);
+    let k = 0;
+    for (let r = 0; r < requests.length; r++) {
+      const { entityKeys } = requests[r] as OnlineReadRequest;
+      const rows: (StoredRow | null)[] = new Array(entityKeys.length);
+      for (let i = 0; i < entityKeys.length; i++, k++) {
+        const v = values[k];
+        rows[i] =
+          v === null || v === undefined
+            ? null
+            : {
+                entityKey: entityKeys[i] as string,
+                eventTs: v.readDoubleBE(0),
+                createdTs: v.readDoubleBE(8),
+                values: decodeValues(v, HEADER_BYTES),
+              };
+      }
+      out[r] = rows;
+    }
+    return out;
+  }
+
+  async deleteView(view: OnlineViewRef): Promise<void> {
+    const match = `${escapeGlob(this.#viewPrefix(view))}*`;
+    try {
+      let cursor = '0';
+      do {
+        // Buffers, not strings: an entity key need not survive a UTF-8 round trip (lone surrogates).
+        const [next, keys] = await this.#client.scanBuffer(cursor, 'MATCH', match, 'COUNT', 1000);
+        // UNLINK frees the values in a background thread, so large deletions do not stall readers.
+        if (keys.length > 0) await this.#client.unlink(...keys);
+        cursor = next.toString();
+      } while (cursor !== '0');
+    } catch (e) {
+      throw backendError('delete view', e);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient && this.#client.status !== 'end') await this.#client.quit();
+  }
+
+  /** Everything of a row's key up to and including the hash tag's `{`. */
+  #viewPrefix(view: OnlineViewRef): string {
+    const id = `${view.project}\u0000${view.name}`;
+    let p = this.#viewPrefixes.get(id);
+    if (p === undefined) {
+      p = `${this.#prefix}:${encodeName(view.project)}:${encodeName(view.name)}:{`;
+      this.#viewPrefixes.set(id, p);
+    }
+    return p;
+  }
+
+  #takeSink(): ByteSink {
+    return this.#sinks.pop() ?? new ByteSink(this.#batchSize * 1024);
+  }
+
+  #returnSink(sink: ByteSink): void {
+    sink.length = 0;
+    if (this.#sinks.length <= this.#maxInFlight) this.#sinks.push(sink);
+  }
+
+  async #runWrite(keys: string[], ttlPlusRetention: string, sink: ByteSink): Promise<void> {
+    try {
+      await this.#evalWrite(keys, ttlPlusRetention, sink.bytes());
+    } finally {
+      this.#returnSink(sink);
+    }
+  }
+
+  async #evalWrite(keys: string[], ttlPlusRetention: string, values: Buffer): Promise<void> {
+    const args: (string | Buffer)[] = [...keys, ttlPlusRetention, values];
+    try {
+      await this.#client.evalsha(WRITE_SCRIPT_SHA, keys.length, ...args);
+    } catch (e) {
+      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw backendError('write', e);
+      // First use on this server, or its script cache was flushed: load once (shared by concurrent calls).
+      this.#scriptLoad ??= this.#client.script('LOAD', WRITE_SCRIPT).finally(() => {
+        this.#scriptLoad = undefined;
+      });
+      try {
+        await this.#scriptLoad;
+        await this.#client.evalsha(WRITE_SCRIPT_SHA, keys.length, ...args);
+      } catch (e2) {
+        throw backendError('write', e2);
+      }
+    }
+  }
+}
+
+/** Percent-encodes everything but [A-Za-z0-9_.-]. */
+const encodeName = (s: string): string =>
+  /^[A-Za-z0-9_.-]*$/.test(s)
+    ? s
+    : encodeURIComponent(s).replace(/[!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+const escapeGlob = (s: string): string => s.replace(/[*?[\]\\]/g, '\\$&');
+
+function checkTimestamps(view: OnlineViewRef, row: OnlineRow): void {
+  if (!Number.isFinite(row.eventTs) || !Number.isFinite(row.createdTs)) {
+    throw new TesseraError('row timestamps must be finite epoch milliseconds', {
+      field: `${view.project}.${view.name}`,
+      actual: `entity '${row.entityKey}' eventTs ${row.eventTs}, createdTs ${row.createdTs}`,
+    });
+  }
+}
+
+const backendError = (what: string, cause: unknown) =>
+  new TesseraError(
+    `Redis online store ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+    { hint: 'check that Redis (≥ 6.2) is reachable and not out of memory' },
+    'BACKEND',
+    cause,
+  );

@@ -1,0 +1,427 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  isNewerOrEqual,
+  type OnlineRow,
+  type OnlineStore,
+  type OnlineViewRef,
+  type StoredRow,
+} from '../../src/online/online-store.js';
+
+/** What the suite may ask of `create`; a store ignores nothing here, so implementations must accept these. */
+export interface OnlineStoreTestOptions {
+  /** Retention after TTL, small so that expiry can be observed within a test. */
+  readonly retentionMs?: number;
+}
+
+/**
+ * The behaviour every `OnlineStore` must have. Stores `create` returns may share storage: every test works in
+ * projects of its own, so tests never see each other's rows.
+ *
+ * @example runOnlineStoreConformance('sqlite', async (o) => new SqliteOnlineStore({ path: ':memory:', ...o }));
+ */
+export function runOnlineStoreConformance(
+  name: string,
+  create: (options?: OnlineStoreTestOptions) => Promise<OnlineStore>,
+): void {
+  describe(`OnlineStore conformance: ${name}`, () => {
+    const opened: OnlineStore[] = [];
+    const open = async (options?: OnlineStoreTestOptions): Promise<OnlineStore> => {
+      const store = await create(options);
+      opened.push(store);
+      return store;
+    };
+    const project = (): string => `p_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    const viewOf = (p: string, n = 'user_stats', ttlMs = 0): OnlineViewRef => ({
+      project: p,
+      name: n,
+      ttlMs,
+    });
+    const row = (
+      entityKey: string,
+      eventTs: number,
+      createdTs: number,
+      values: Record<string, unknown>,
+    ): OnlineRow => ({
+      entityKey,
+      eventTs,
+      createdTs,
+      values,
+    });
+    const readOne = async (
+      store: OnlineStore,
+      view: OnlineViewRef,
+      key: string,
+    ): Promise<StoredRow | null> => {
+      const result = await store.read([{ view, entityKeys: [key] }]);
+      return result[0]?.[0] ?? null;
+    };
+
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    it(`reports its kind`, async () => {
+      const store = await open();
+      expect(store.kind).toBe(name);
+    });
+
+    it('round-trips every value type', async () => {
+      const store = await open();
+      const view = viewOf(project());
+      const values = {
+        int: 42,
+        negative_int: -7,
+        max_safe_int: Number.MAX_SAFE_INTEGER,
+        min_safe_int: Number.MIN_SAFE_INTEGER,
+        float: 3.25,
+        tiny_float: 1e-300,
+        huge_float: 1.7976931348623157e308,
+        zero: 0,
+        yes: true,
+        no: false,
+        text: 'héllo ✓ \u0000 \u001f 😀',
+        empty_text: '',
+        bytes: new Uint8Array([0, 1, 127, 128, 255]),
+        empty_bytes: new Uint8Array(0),
+        at: new Date(1_700_000_000_123),
+        before_epoch: new Date(-86_400_000),
+        ints: [1, -2, 3_000_000_000],
+        floats: [0.5, -1.25, 1e21],
+        texts: ['a', '', 'ü'],
+        bools: [true, false],
+        dates: [new Date(0), new Date(1_700_000_000_000)],
+        bytes_list: [new Uint8Array([9, 8]), new Uint8Array(0)],
+        empty_list: [],
+        list_with_null: [1, null, 3],
+        missing: null,
+      };
+      await store.write(view, [row('42', 1000, 7, values)]);
+      const got = await readOne(store, view, '42');
+      if (got === null) throw new Error('row not found');
+      expect(got.entityKey).toBe('42');
+      expect(got.eventTs).toBe(1000);
+      expect(got.createdTs).toBe(7);
+      expect(got.values).toEqual(values);
+      expect(Object.keys(got.values)).toEqual(Object.keys(values));
+      expect(Object.getPrototypeOf(got.values)).toBe(Object.prototype);
+      expect(got.values['bytes']).toBeInstanceOf(Uint8Array);
+      expect(Array.from(got.values['bytes'] as Uint8Array)).toEqual([0, 1, 127, 128, 255]);
+      expect(got.values['at']).toBeInstanceOf(Date);
+      expect((got.values['at'] as Date).getTime()).toBe(1_700_000_000_123);
+      expect((got.values['dates'] as Date[])[1]).toBeInstanceOf(Date);
+      expect((got.values['bytes_list'] as Uint8Array[])[0]).toBeInstanceOf(Uint8Array);
+    });
+
+    it('stores rows whose values have different feature names side by side', async () => {
+      const store = await open();
+      const view = viewOf(project());
+      await store.write(view, [
+        row('a', 1, 0, { x: 1, y: 'a' }),
+        row('b', 1, 0, { y: 'b', x: 2 }),
+        row('c', 1, 0, {}),
+        row('d', 1, 0, { x: 4, y: 'd', z: [true] }),
+      ]);
+      const [rows] = await store.read([{ view, entityKeys: ['a', 'b', 'c', 'd'] }]);
+      expect(rows?.map((r) => r?.values)).toEqual([
+        { x: 1, y: 'a' },
+        { y: 'b', x: 2 },
+        {},
+        { x: 4, y: 'd', z: [true] },
+      ]);
+    });
+
+    it('returns null for missing keys and unknown views, and handles empty requests', async () => {
+      const store = await open();
+      const p = project();
+      const view = viewOf(p);
+      await store.write(view, [row('present', 1, 0, { v: 1 })]);
+      const result = await store.read([
+        { view, entityKeys: ['absent', 'present', 'also_absent'] },
+        { view: viewOf(p, 'never_written'), entityKeys: ['present'] },
+        { view, entityKeys: [] },
+      ]);
+      expect(result).toHaveLength(3);
+      expect(result[0]?.map((r) => r?.values ?? null)).toEqual([null, { v: 1 }, null]);
+      expect(result[1]).toEqual([null]);
+      expect(result[2]).toEqual([]);
+      expect(await store.read([])).toEqual([]);
+      await store.write(view, []);
+    });
+
+    it('reads many views × many entities in one call, in request and key order', async () => {
+      const store = await open();
+      const p = project();
+      const views = [viewOf(p, 'a'), viewOf(p, 'b'), viewOf(p, 'c', 3_600_000)];
+      const now = Date.now();
+      for (const [vi, view] of views.entries()) {
+        const rows: OnlineRow[] = [];
+        // Each view has every other entity, so absent ones sit between present ones.
+        for (let e = vi % 2; e < 60; e += 2) rows.push(row(`e${e}`, now, 0, { view: view.name, e }));
+        await store.write(view, rows);
+      }
+      const keys = Array.from({ length: 60 }, (_, e) => `e${(e * 37) % 60}`);
+      keys.push('e0', 'nope', 'e1');
+      const result = await store.read(views.map((view) => ({ view, entityKeys: keys })));
+      expect(result).toHaveLength(3);
+      for (const [vi, view] of views.entries()) {
+        const got = result[vi] ?? [];
+        expect(got).toHaveLength(keys.length);
+        for (const [i, key] of keys.entries()) {
+          const e = Number(key.slice(1));
+          const expected = key !== 'nope' && e % 2 === vi % 2 ? { view: view.name, e } : null;
+          expect(got[i]?.values ?? null).toEqual(expected);
+          if (expected !== null) expect(got[i]?.entityKey).toBe(key);
+        }
+      }
+    });
+
+    it('never lets an older row replace a newer one, in either write order', async () => {
+      const store = await open();
+      const view = viewOf(project());
+      await store.write(view, [row('k1', 2000, 0, { v: 'new' })]);
+      await store.write(view, [row('k1', 1000, 99, { v: 'old' })]);
+      await store.write(view, [row('k2', 1000, 0, { v: 'old' })]);
+      await store.write(view, [row('k2', 2000, 0, { v: 'new' })]);
+      const [rows] = await store.read([{ view, entityKeys: ['k1', 'k2'] }]);
+      expect(rows?.map((r) => [r?.eventTs, r?.values['v']])).toEqual([
+        [2000, 'new'],
+        [2000, 'new'],
+      ]);
+    });
+
+    it('breaks eventTs ties by createdTs, and full ties in favour of the later write', async () => {
+      const store = await open();
+      const view = viewOf(project());
+      await store.write(view, [row('c1', 1000, 5, { v: 'created 5' })]);
+      await store.write(view, [row('c1', 1000, 4, { v: 'created 4' })]);
+      await store.write(view, [row('c2', 1000, 4, { v: 'created 4' })]);
+      await store.write(view, [row('c2', 1000, 5, { v: 'created 5' })]);
+      await store.write(view, [row('t', 1000, 5, { v: 'first' })]);
+      await store.write(view, [row('t', 1000, 5, { v: 'second' })]);
+      const [rows] = await store.read([{ view, entityKeys: ['c1', 'c2', 't'] }]);
+      expect(rows?.map((r) => r?.values['v'])).toEqual(['created 5', 'created 5', 'second']);
+      expect(rows?.map((r) => r?.createdTs)).toEqual([5, 5, 5]);
+    });
+
+    it('keeps the newest of duplicates within one batch, wherever it sits', async () => {
+      const store = await open();
+      const view = viewOf(project());
+      await store.write(view, [
+        row('first', 3000, 0, { v: 'newest' }),
+        row('first', 1000, 0, { v: 'old' }),
+        row('first', 2000, 0, { v: 'middle' }),
+        row('last', 1000, 0, { v: 'old' }),
+        row('last', 3000, 0, { v: 'newest' }),
+        row('created', 1000, 2, { v: 'newest' }),
+        row('created', 1000, 1, { v: 'old' }),
+        row('tie', 1000, 1, { v: 'earlier' }),
+        row('tie', 1000, 1, { v: 'later' }),
+      ]);
+      const [rows] = await store.read([{ view, entityKeys: ['first', 'last', 'created', 'tie'] }]);
+      expect(rows?.map((r) => r?.values['v'])).toEqual(['newest', 'newest', 'newest', 'later']);
+    });
+
+    it('isolates views and projects, whatever their names', async () => {
+      const store = await open();
+      const p1 = project();
+      const p2 = project();
+      const views = [
+        viewOf(p1, 'user'),
+        viewOf(p1, 'user_stats'),
+        viewOf(p2, 'user'),
+        // Names with separators must not collide: (a:b, c) vs (a, b:c).
+        viewOf(`${p1}:x`, 'y'),
+        viewOf(p1, 'x:y'),
+        viewOf(p1, 'glob*[?]\\'),
+      ];
+      for (const [i, view] of views.entries()) await store.write(view, [row('42', 1000, 0, { i })]);
+      const result = await store.read(views.map((view) => ({ view, entityKeys: ['42'] })));
+      expect(result.map((r) => r[0]?.values['i'])).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+
+    it('accepts any string as an entity key', async () => {
+      const store = await open();
+      const view = viewOf(project());
+      const keys = ['', '}', '{', '{x}', 'a:b', '*', '[a]', '1\u001f2', 'ümlaut 😀', 'back\\slash', ' '];
+      await store.write(
+        view,
+        keys.map((k, i) => row(k, 1000, 0, { i })),
+      );
+      const [rows] = await store.read([{ view, entityKeys: keys }]);
+      expect(rows?.map((r) => r?.values['i'])).toEqual(keys.map((_, i) => i));
+      expect(rows?.map((r) => r?.entityKey)).toEqual(keys);
+    });
+
+    it('deletes one view and nothing else', async () => {
+      const store = await open();
+      const p1 = project();
+      const p2 = project();
+      const target = viewOf(p1, 'user');
+      const keep = [viewOf(p1, 'user_stats'), viewOf(p1, 'use'), viewOf(p2, 'user')];
+      const keys = Array.from({ length: 2500 }, (_, i) => `k${i}`);
+      for (const view of [target, ...keep]) {
+        await store.write(
+          view,
+          keys.map((k) => row(k, 1000, 0, { v: view.name })),
+        );
+      }
+      await store.deleteView(target);
+      const result = await store.read([target, ...keep].map((view) => ({ view, entityKeys: keys })));
+      expect(result[0]?.every((r) => r === null)).toBe(true);
+      for (const [i, view] of keep.entries()) {
+        expect(result[i + 1]?.every((r) => r?.values['v'] === view.name)).toBe(true);
+      }
+      // The view can be written again, from scratch (older rows are no longer shadowed by deleted ones).
+      await store.write(target, [row('k1', 1, 0, { v: 'again' })]);
+      expect((await readOne(store, target, 'k1'))?.values).toEqual({ v: 'again' });
+      await store.deleteView(viewOf(project(), 'never_written'));
+    });
+
+    it('keeps rows readable through TTL + retention, then drops them', async () => {
+      const ttlMs = 500;
+      const retentionMs = 1000;
+      const store = await open({ retentionMs });
+      const p = project();
+      const view = viewOf(p, 'short_lived', ttlMs);
+      const forever = viewOf(p, 'no_ttl', 0);
+      const now = Date.now();
+      await store.write(view, [
+        // Expires at now + 1500.
+        row('fresh', now, 0, { v: 1 }),
+        // Already past its TTL, inside retention until now + 900: serving must still see it (OUTSIDE_MAX_AGE).
+        row('aged', now - 600, 0, { v: 2 }),
+        // Past TTL + retention already.
+        row('gone', now - ttlMs - retentionMs - 1000, 0, { v: 3 }),
+      ]);
+      await store.write(forever, [row('old', 1, 0, { v: 4 })]);
+      const read = async () =>
+        (
+          await store.read([
+            { view, entityKeys: ['fresh', 'aged', 'gone'] },
+            { view: forever, entityKeys: ['old'] },
+          ])
+        ).map((rows) => rows.map((r) => r?.values['v'] ?? null));
+
+      expect(await read()).toEqual([[1, 2, null], [4]]);
+      // `fresh` is past its TTL but within retention; `aged` is past both.
+      await sleepUntil(now + 1100);
+      expect(await read()).toEqual([[1, null, null], [4]]);
+      await sleepUntil(now + 1700);
+      expect(await read()).toEqual([[null, null, null], [4]]);
+      // An expired row shadows nothing: an older row written later (under a longer TTL) is stored.
+      await store.write(viewOf(p, 'short_lived', 60_000), [row('fresh', now - 100, 0, { v: 5 })]);
+      expect((await readOne(store, view, 'fresh'))?.values).toEqual({ v: 5 });
+    });
+
+    it('drops the expiry of rows rewritten after the view lost its TTL', async () => {
+      const store = await open({ retentionMs: 200 });
+      const p = project();
+      const now = Date.now();
+      await store.write(viewOf(p, 'v', 100), [row('k', now, 0, { v: 'ttl' })]);
+      await store.write(viewOf(p, 'v', 0), [row('k', now + 1, 0, { v: 'no ttl' })]);
+      await sleepUntil(now + 450);
+      expect((await readOne(store, viewOf(p, 'v', 0), 'k'))?.values).toEqual({ v: 'no ttl' });
+    });
+
+    it('round-trips a 20k-row batch', async () => {
+      const store = await open();
+      const view = viewOf(project(), 'big', 86_400_000);
+      const now = Date.now();
+      const rows = Array.from({ length: 20_000 }, (_, i) =>
+        row(`user:${i}`, now - (i % 1000), i % 3, {
+          i,
+          score: i / 7,
+          name: `n${i}`,
+          flag: i % 2 === 0,
+          tags: [i, i + 1],
+        }),
+      );
+      await store.write(view, rows);
+      const [got] = await store.read([{ view, entityKeys: rows.map((r) => r.entityKey) }]);
+      expect(got).toHaveLength(rows.length);
+      for (const [i, r] of rows.entries()) {
+        const g = got?.[i];
+        if (g?.eventTs !== r.eventTs || g.createdTs !== r.createdTs || g.values['i'] !== i) {
+          expect(g).toEqual(r);
+        }
+      }
+      expect(got?.[12_345]?.values).toEqual(rows[12_345]?.values);
+    });
+
+    it('resolves concurrent writes to the newest row', async () => {
+      const store = await open();
+      const view = viewOf(project());
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      // Distinct (eventTs, createdTs) per write so the outcome does not depend on arrival order.
+      const writes = Array.from({ length: 12 }, (_, w) => {
+        const ts = ((w * 5) % 12) * 10;
+        return store.write(
+          view,
+          keys.map((k) => row(k, 1000 + ts, w % 2, { w })),
+        );
+      });
+      await Promise.all(writes);
+      const [rows] = await store.read([{ view, entityKeys: keys }]);
+      const newest = Array.from({ length: 12 }, (_, w) => ({
+        w,
+        ts: 1000 + ((w * 5) % 12) * 10,
+        c: w % 2,
+      })).reduce((a, b) =>
+        isNewerOrEqual({ eventTs: b.ts, createdTs: b.c }, { eventTs: a.ts, createdTs: a.c }) ? b : a,
+      );
+      expect(rows?.every((r) => r?.values['w'] === newest.w && r.eventTs === newest.ts)).toBe(true);
+    });
+
+    it('matches a reference model under random interleaved writes', async () => {
+      const store = await open();
+      const seed = Math.floor(Math.random() * 2 ** 31);
+      const rand = mulberry32(seed);
+      const int = (n: number) => Math.floor(rand() * n);
+      const p = project();
+      const views = [viewOf(p, 'a'), viewOf(p, 'b'), viewOf(project(), 'a')];
+      const keys = Array.from({ length: 25 }, (_, i) => `k${i}`);
+      const model = views.map(() => new Map<string, OnlineRow>());
+      let writeId = 0;
+      for (let round = 0; round < 60; round++) {
+        const v = int(views.length);
+        const rows: OnlineRow[] = [];
+        const n = 1 + int(round % 7 === 0 ? 200 : 30);
+        for (let i = 0; i < n; i++) {
+          // Few distinct timestamps, so ties on eventTs and on both timestamps happen often.
+          rows.push(
+            row(keys[int(keys.length)] as string, 1000 + int(6), int(3), { id: writeId++, x: rand() }),
+          );
+        }
+        await store.write(views[v] as OnlineViewRef, rows);
+        const m = model[v] as Map<string, OnlineRow>;
+        for (const r of rows) {
+          const cur = m.get(r.entityKey);
+          if (cur === undefined || isNewerOrEqual(r, cur)) m.set(r.entityKey, r);
+        }
+        if (round % 5 === 4 || round === 59) {
+          const result = await store.read(views.map((view) => ({ view, entityKeys: keys })));
+          const expected = model.map((mm) => keys.map((k) => mm.get(k) ?? null));
+          expect(result, `seed ${seed}, round ${round}`).toEqual(expected);
+        }
+      }
+    });
+  });
+}
+
+async function sleepUntil(epochMs: number): Promise<void> {
+  const wait = epochMs - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+}
+
+/** Small seeded PRNG, so a failing random run can be replayed from the seed in the message. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,5 +1,3 @@
 #!/usr/bin/env node
-// The `tessera` command. Runs the compiled CLI (npm run build).
-import { main } from '../dist/cli/main.js';
-
-await main();
+// The `tessera` command: runs the compiled CLI (npm run build).
+import '../dist/cli/run.js';

@@ -46,6 +46,11 @@ export class TrainingSet {
     return [...spineAndViews, ...odColumns];
   }
 
+  /** Feature columns only (what was requested), in request order. */
+  get featureColumnNames(): string[] {
+    return this.resolved.refs.map((ref) => outputColumn(ref, this.fullFeatureNames));
+  }
+
   get columns(): readonly SourceColumn[] {
     return this.result.columns;
   }

@@ -176,7 +176,7 @@ export function registerRepoCommands(program: Command): void {
                 v.version,
                 v.appliedAt.toISOString(),
                 v.author,
-                v.changes.map((c) => `${c.change} ${c.kind} ${c.name}`).join('; '),
+                summarizeChanges(v.changes),
                 v.message,
               ]),
             ),
@@ -213,6 +213,15 @@ export function registerRepoCommands(program: Command): void {
     );
 }
 
+/** `3 added, 1 changed (user_stats)`: short enough for one table row; --json has every change. */
+function summarizeChanges(changes: readonly { change: string; name: string }[]): string {
+  const by = new Map<string, string[]>();
+  for (const c of changes) by.set(c.change, [...(by.get(c.change) ?? []), c.name]);
+  return [...by]
+    .map(([change, names]) => `${names.length} ${change}${names.length <= 2 ? ` (${names.join(', ')})` : ''}`)
+    .join(', ');
+}
+
 function summarize(d: ReturnType<typeof allDefinitions>[number]): string {
   switch (d.kind) {
     case 'Entity':
@@ -220,7 +229,7 @@ function summarize(d: ReturnType<typeof allDefinitions>[number]): string {
     case 'Source':
       return d.type === 'postgres' ? `postgres ${d.table ?? 'query'}` : `${d.type} ${d.path}`;
     case 'FeatureView':
-      return `${d.features.length} features, entities ${d.entities.join('+')}, ttl ${formatDuration(d.ttlMs)}${d.online ? '' : ', offline only'}`;
+      return `${d.features.length} features, entities ${d.entities.join('+')}, ${d.ttlMs > 0 ? `ttl ${formatDuration(d.ttlMs)}` : 'no ttl'}${d.online ? '' : ', offline only'}`;
     case 'OnDemandFeatureView':
       return `${d.features.length} features from ${d.inputs.join(', ') || 'request'}`;
     case 'FeatureService':

@@ -129,12 +129,11 @@ function assemble(
 
   for (let i = 0; i < rows.length; i++) {
     const entityRow = rows[i] as Readonly<Record<string, unknown>>;
-    const out: Record<string, unknown> = {};
+    const out: unknown[] = new Array(nKeys + nFeatures);
     const st: FeatureStatus[] = new Array(nKeys + nFeatures);
     const ts: (Date | null)[] = new Array(nKeys + nFeatures);
     for (let k = 0; k < nKeys; k++) {
-      const name = plan.joinKeyColumns[k] as string;
-      out[name] = entityRow[name] ?? null;
+      out[k] = entityRow[plan.joinKeyColumns[k] as string] ?? null;
       st[k] = 'PRESENT';
       ts[k] = null;
     }
@@ -191,11 +190,11 @@ function assemble(
         value = output.fallback;
         status = 'DEFAULTED';
       }
-      out[output.column] = value;
+      out[nKeys + j] = value;
       st[nKeys + j] = status;
       ts[nKeys + j] = eventTs;
     }
-    outRows[i] = out;
+    outRows[i] = plan.makeRow(out);
     statuses[i] = st;
     timestamps[i] = ts;
   }

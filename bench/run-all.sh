@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every benchmark against a throwaway Redis (started here, stopped after). Figures go to stdout;
+# docs/benchmarks.md records them with their setup. Usage: npm run bench [-- --runs 5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TESSERA_SERVICES_DIR="${TESSERA_SERVICES_DIR:-$(mktemp -d /tmp/tessera-bench-XXXXXX)}"
+trap 'bash scripts/services.sh stop' EXIT
+source "$(bash scripts/services.sh start redis)"
+
+echo "== machine"; nproc; node --version; uptime
+echo "== historical retrieval (1M spine x 3 views over 10M rows)"; node --import tsx bench/historical.ts "$@"
+echo "== materialization"; node --import tsx bench/materialize.ts "$@"
+echo "== online store alone"; node --import tsx bench/online-store.ts "$@"
+echo "== online serving (SDK and HTTP)"; node --import tsx bench/online-serving.ts "$@"

@@ -21,6 +21,7 @@ import { Registry } from './registry/registry.js';
 import { type LoadedRepo, loadRepo, loadTransform } from './repo/load-repo.js';
 import { OnlineServing, type ServedResult } from './serving/online-serving.js';
 import { toOnlineRows } from './serving/push.js';
+import { type FeatureSelector, type OnlineRowOf, selectorRefs } from './serving/typed-result.js';
 import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
 import { duckType, TrainingSet } from './training/training-set.js';
 
@@ -293,9 +294,18 @@ export class FeatureStore {
     return reports;
   }
 
-  /** Reads online features (see OnlineFeaturesRequest): statuses per value, TTL enforced, transforms applied. */
-  getOnlineFeatures(request: OnlineFeaturesRequest): Promise<ServedResult> {
-    return this.serving.get(request);
+  /**
+   * Reads online features (see OnlineFeaturesRequest): statuses per value, TTL enforced, transforms applied.
+   * Rows are typed from typed references: `features: [userStats.refs.clicks_7d]` gives `row.clicks_7d: number | null`.
+   */
+  async getOnlineFeatures<const S extends readonly FeatureSelector[] = readonly string[]>(
+    request: Omit<OnlineFeaturesRequest, 'features'> & { readonly features?: S },
+  ): Promise<ServedResult & { readonly rows: readonly OnlineRowOf<S>[] }> {
+    const { features, ...rest } = request;
+    const result = await this.serving.get(
+      features === undefined ? rest : { ...rest, features: selectorRefs(features) },
+    );
+    return result as ServedResult & { readonly rows: readonly OnlineRowOf<S>[] };
   }
 
   /** Writes rows of a view to the online store (and/or appends them to its offline source). */

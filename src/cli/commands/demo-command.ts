@@ -59,10 +59,8 @@ export function registerDemoCommand(program: Command): void {
           });
           const trainingRows = await set.rows();
           const columns = set.columnNames;
+          const featureColumns = set.featureColumnNames;
           await set.close();
-          const featureColumns = columns.filter(
-            (c) => !['user_id', 'item_id', 'event_timestamp', 'label'].includes(c),
-          );
           const filled = Object.fromEntries(
             featureColumns.map((c) => [
               c,

@@ -8,7 +8,8 @@
  * without one only SQLite runs. Rows have 50 features (30 float64, 10 int64, 5 strings, 5 bools), built key by
  * key like rows decoded from a query result. Writes go in batches of 10k rows: "insert" into an empty view,
  * "update" over existing rows with newer timestamps. Reads are sequential awaits of one caller: 1 entity × 1
- * view, and 100 entities × 1 view. Every figure is the median over `runs` runs.
+ * view, and 100 entities × 1 view. Stores with `writeColumns` also get the inserts as column batches (numbers in
+ * Float64Arrays), the path materialization takes. Every figure is the median over `runs` runs.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import type { OnlineRow, OnlineStore, OnlineViewRef } from '../src/online/online-store.js';
+import type { OnlineColumns, OnlineRow, OnlineStore, OnlineViewRef } from '../src/online/online-store.js';
 import { RedisOnlineStore, type RedisOnlineStoreOptions } from '../src/online/redis/redis-online-store.js';
 import { SqliteOnlineStore } from '../src/online/sqlite/sqlite-online-store.js';
 
@@ -39,6 +40,8 @@ interface Result {
   store: string;
   writeInsertRowsPerSec: number;
   writeUpdateRowsPerSec: number;
+  /** The same inserts through `writeColumns` (what materialization uses), when the store has it. */
+  writeColumnsInsertRowsPerSec?: number;
   read1: Latency;
   read100: Latency;
 }
@@ -73,6 +76,44 @@ async function writeAll(store: OnlineStore, view: OnlineViewRef, rows: OnlineRow
   return (rows.length / (performance.now() - start)) * 1000;
 }
 
+/** The rows as column batches of BATCH rows: numbers in Float64Arrays, strings and booleans as arrays. */
+function toColumns(rows: OnlineRow[]): OnlineColumns[] {
+  const out: OnlineColumns[] = [];
+  for (let i = 0; i < rows.length; i += BATCH) {
+    const part = rows.slice(i, i + BATCH);
+    out.push({
+      length: part.length,
+      entityKeys: part.map((r) => r.entityKey),
+      eventTs: Float64Array.from(part, (r) => r.eventTs),
+      createdTs: Float64Array.from(part, (r) => r.createdTs),
+      features: featureNames.map((name) => {
+        const values = part.map((r) => r.values[name]);
+        return typeof values[0] === 'number'
+          ? { name, values: Float64Array.from(values as number[]) }
+          : { name, values };
+      }),
+      distinctKeys: true,
+    });
+  }
+  return out;
+}
+
+async function writeAllColumns(
+  store: OnlineStore,
+  view: OnlineViewRef,
+  batches: OnlineColumns[],
+): Promise<number> {
+  const write = store.writeColumns?.bind(store);
+  if (write === undefined) return Number.NaN;
+  const start = performance.now();
+  let n = 0;
+  for (const batch of batches) {
+    await write(view, batch);
+    n += batch.length;
+  }
+  return (n / (performance.now() - start)) * 1000;
+}
+
 async function readLatency(store: OnlineStore, view: OnlineViewRef, keysPerRead: number): Promise<Latency> {
   const times: number[] = new Array(ITERATIONS);
   for (let i = 0; i < ITERATIONS; i++) {
@@ -97,6 +138,7 @@ async function benchStore(
 ): Promise<Result> {
   const inserts: number[] = [];
   const updates: number[] = [];
+  const columnInserts: number[] = [];
   const r1: Latency[] = [];
   const r100: Latency[] = [];
   const store = open();
@@ -108,6 +150,11 @@ async function benchStore(
         values.map((v, i): OnlineRow => ({ entityKey: String(i), eventTs: ts, createdTs: ts, values: v }));
       inserts.push(await writeAll(store, view, rows(now)));
       updates.push(await writeAll(store, view, rows(now + 1)));
+      if (store.writeColumns !== undefined) {
+        const columnsView = { ...view, name: `${view.name}_columns` };
+        columnInserts.push(await writeAllColumns(store, columnsView, toColumns(rows(now))));
+        await store.deleteView(columnsView);
+      }
       // Warm up statement caches, JIT and connections before timing reads.
       await readLatency(store, view, 1);
       r1.push(await readLatency(store, view, 1));
@@ -127,6 +174,7 @@ async function benchStore(
     store: name,
     writeInsertRowsPerSec: Math.round(median(inserts)),
     writeUpdateRowsPerSec: Math.round(median(updates)),
+    ...(columnInserts.length > 0 ? { writeColumnsInsertRowsPerSec: Math.round(median(columnInserts)) } : {}),
     read1: med(r1),
     read100: med(r100),
   };
@@ -176,12 +224,13 @@ async function sweepRedis(
 function table(results: Result[]): string {
   const f = (n: number) => n.toFixed(3);
   const lines = [
-    '| store  | write insert rows/s | write update rows/s | read 1×1 p50 / p99 / max ms | read 100×1 p50 / p99 / max ms |',
-    '|--------|--------------------:|--------------------:|-----------------------------|-------------------------------|',
+    '| store  | write insert rows/s | write update rows/s | writeColumns insert rows/s | read 1×1 p50 / p99 / max ms | read 100×1 p50 / p99 / max ms |',
+    '|--------|--------------------:|--------------------:|---------------------------:|-----------------------------|-------------------------------|',
   ];
   for (const r of results) {
     lines.push(
       `| ${r.store.padEnd(6)} | ${String(r.writeInsertRowsPerSec).padStart(19)} | ${String(r.writeUpdateRowsPerSec).padStart(19)} | ` +
+        `${String(r.writeColumnsInsertRowsPerSec ?? '–').padStart(26)} | ` +
         `${f(r.read1.p50Ms)} / ${f(r.read1.p99Ms)} / ${f(r.read1.maxMs)}`.padEnd(27) +
         ' | ' +
         `${f(r.read100.p50Ms)} / ${f(r.read100.p99Ms)} / ${f(r.read100.maxMs)}`.padEnd(29) +

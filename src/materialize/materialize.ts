@@ -1,8 +1,8 @@
 import { TesseraError } from '../core/errors.js';
 import type { RegistryState } from '../definitions/definition.js';
 import { resolveFeatures, type ViewSelection } from '../definitions/resolve.js';
-import type { OfflineStore } from '../offline/offline-store.js';
-import type { OnlineRow, OnlineStore } from '../online/online-store.js';
+import type { OfflineStore, PullLatestRequest } from '../offline/offline-store.js';
+import type { OnlineColumns, OnlineRow, OnlineStore } from '../online/online-store.js';
 
 export interface MaterializeOptions {
   readonly state: RegistryState;
@@ -87,30 +87,51 @@ export async function materializeView(
 ): Promise<MaterializeReport> {
   const started = performance.now();
   const ref = { project: opts.state.project, name: selection.view.name, ttlMs: selection.view.ttlMs };
-  const chunks = opts.offline
-    .pullLatest({
-      view: selection,
-      startMs,
-      endMs,
-      ...(opts.chunkRows !== undefined ? { chunkRows: opts.chunkRows } : {}),
-    })
-    [Symbol.asyncIterator]();
+  const request = {
+    view: selection,
+    startMs,
+    endMs,
+    ...(opts.chunkRows !== undefined ? { chunkRows: opts.chunkRows } : {}),
+  };
+  // Column by column when both sides can (no object per row), else rows.
+  const columnar = hasColumnarPull(opts.offline) && opts.online.writeColumns !== undefined;
+  const chunks: AsyncIterator<OnlineRow[] | OnlineColumns> = columnar
+    ? opts.offline.pullLatestColumns(request)[Symbol.asyncIterator]()
+    : opts.offline.pullLatest(request)[Symbol.asyncIterator]();
   let rows = 0;
-  let pending: Promise<IteratorResult<OnlineRow[]>> = chunks.next();
+  let pending = chunks.next();
   for (;;) {
     const r = await pending;
     if (r.done) break;
     pending = chunks.next(); // read ahead while this chunk is written
+    const chunk = r.value;
     try {
-      await opts.online.write(ref, r.value);
+      if (Array.isArray(chunk)) await opts.online.write(ref, chunk);
+      else
+        await (opts.online.writeColumns as NonNullable<OnlineStore['writeColumns']>).call(
+          opts.online,
+          ref,
+          chunk,
+        );
     } catch (e) {
       pending.catch(() => undefined);
       await chunks.return?.();
       throw e;
     }
-    rows += r.value.length;
+    rows += chunk.length;
     opts.onProgress?.({ view: selection.view.name, rows, done: false });
   }
   opts.onProgress?.({ view: selection.view.name, rows, done: true });
   return { view: selection.view.name, startMs, endMs, rows, seconds: (performance.now() - started) / 1000 };
 }
+
+/**
+ * An offline store that can also give the latest rows column by column (the DuckDB store's `pullLatestColumns`),
+ * for online stores with `writeColumns`. Not part of the offline contract: materialization falls back to rows.
+ */
+interface ColumnarPull {
+  pullLatestColumns(request: PullLatestRequest): AsyncIterable<OnlineColumns>;
+}
+
+const hasColumnarPull = (store: OfflineStore): store is OfflineStore & ColumnarPull =>
+  typeof (store as Partial<ColumnarPull>).pullLatestColumns === 'function';

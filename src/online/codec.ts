@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { TesseraError } from '../core/errors.js';
+import type { OnlineColumn } from './online-store.js';
 
 /**
  * Binary encoding of one online row's feature values, shared by the online stores.
@@ -150,9 +151,98 @@ export class ByteSink {
     return n;
   }
 
+  /**
+   * Appends the {@link encodeValues} encoding of row `r` of `columns` (as `rowsFromColumns` would give it);
+   * returns its byte length. The bytes decode exactly as the row's would, without building the row.
+   */
+  appendColumnsRow(columns: ColumnsEncoding, r: number): number {
+    const features = columns.features;
+    const n = features.length;
+    const names = columns.set.block;
+    // Room for everything but strings and other variable-length values, which make room for themselves.
+    this.#ensure(HEADER_BYTES + names.length + 5 + n * 9);
+    const start = this.length;
+    let buf = this.buffer;
+    buf[start] = FORMAT_VERSION;
+    buf.writeUInt32BE(names.length, start + 1);
+    buf.set(names, start + HEADER_BYTES);
+    let at = start + HEADER_BYTES + names.length;
+    if (n < 16) buf[at++] = 0x90 | n;
+    else if (n < 0x10000) {
+      buf[at] = 0xdc;
+      buf[at + 1] = n >> 8;
+      buf[at + 2] = n & 0xff;
+      at += 3;
+    } else {
+      buf[at] = 0xdd;
+      buf.writeUInt32BE(n, at + 1);
+      at += 5;
+    }
+    for (let i = 0; i < n; i++) {
+      const c = features[i] as OnlineColumn;
+      const values = c.values;
+      if (values instanceof Float64Array) {
+        const valid = c.valid;
+        if (valid !== undefined && valid[r] === 0) buf[at++] = 0xc0;
+        else at = writeNumber(buf, at, values[r] as number);
+        continue;
+      }
+      const v = values[r];
+      if (typeof v === 'number') at = writeNumber(buf, at, v);
+      else if (v === null || v === undefined) buf[at++] = 0xc0;
+      else if (typeof v === 'boolean') buf[at++] = v ? 0xc3 : 0xc2;
+      else {
+        // Strings and everything else: as msgpackr writes them (ASCII strings without a detour).
+        this.length = at;
+        at = typeof v === 'string' ? this.#appendString(v) : this.#appendPacked(v);
+        buf = this.buffer;
+        // Keep room for the remaining fixed-size values.
+        this.length = at;
+        this.#ensure((n - i) * 9);
+        buf = this.buffer;
+      }
+    }
+    this.length = at;
+    return at - start;
+  }
+
+  #appendString(s: string): number {
+    const len = s.length;
+    if (len < 256) {
+      this.#ensure(2 + len);
+      const buf = this.buffer;
+      const head = len < 32 ? 1 : 2;
+      let at = this.length + head;
+      for (let k = 0; k < len; k++) {
+        const ch = s.charCodeAt(k);
+        if (ch >= 0x80) return this.#appendPacked(s);
+        buf[at++] = ch;
+      }
+      if (head === 1) buf[this.length] = 0xa0 | len;
+      else {
+        buf[this.length] = 0xd9;
+        buf[this.length + 1] = len;
+      }
+      return at;
+    }
+    return this.#appendPacked(s);
+  }
+
+  #appendPacked(v: unknown): number {
+    const packed = packr.pack(v);
+    this.#ensure(packed.length);
+    this.buffer.set(packed, this.length);
+    return this.length + packed.length;
+  }
+
   /** The bytes written so far (a view, not a copy). */
   bytes(): Buffer {
     return this.buffer.subarray(0, this.length);
+  }
+
+  /** Makes sure `n` more bytes fit without growing. */
+  ensure(n: number): void {
+    this.#ensure(n);
   }
 
   #ensure(n: number): void {
@@ -162,6 +252,81 @@ export class ByteSink {
     this.buffer = grown;
   }
 }
+
+/** What {@link ByteSink.appendColumnsRow} needs of a column batch: its columns and their cached names block. */
+export interface ColumnsEncoding {
+  readonly features: readonly OnlineColumn[];
+  readonly set: { readonly block: Buffer };
+}
+
+/**
+ * Prepares a column batch for {@link ByteSink.appendColumnsRow}.
+ *
+ * @example
+ * const enc = columnsEncoding(batch.features);
+ * for (let r = 0; r < batch.length; r++) sink.appendColumnsRow(enc, r);
+ */
+export function columnsEncoding(features: readonly OnlineColumn[]): ColumnsEncoding {
+  return { features, set: nameSetFor(features.map((c) => c.name)) };
+}
+
+/** Writes a number as msgpackr does (same bytes, so the same value reads back, `-0` as `0`). */
+function writeNumber(buf: Buffer, at: number, v: number): number {
+  if (v >>> 0 === v) {
+    if (v < 0x80) buf[at++] = v;
+    else if (v < 0x100) {
+      buf[at++] = 0xcc;
+      buf[at++] = v;
+    } else if (v < 0x10000) {
+      buf[at++] = 0xcd;
+      buf[at++] = v >> 8;
+      buf[at++] = v & 0xff;
+    } else {
+      buf[at++] = 0xce;
+      buf[at++] = v >>> 24;
+      buf[at++] = (v >> 16) & 0xff;
+      buf[at++] = (v >> 8) & 0xff;
+      buf[at++] = v & 0xff;
+    }
+    return at;
+  }
+  if (v >> 0 === v) {
+    if (v >= -0x20) buf[at++] = 0x100 + v;
+    else if (v >= -0x80) {
+      buf[at++] = 0xd0;
+      buf[at++] = v + 0x100;
+    } else if (v >= -0x8000) {
+      buf[at++] = 0xd1;
+      buf[at++] = (v >> 8) & 0xff;
+      buf[at++] = v & 0xff;
+    } else {
+      buf[at++] = 0xd2;
+      buf[at++] = (v >>> 24) & 0xff;
+      buf[at++] = (v >> 16) & 0xff;
+      buf[at++] = (v >> 8) & 0xff;
+      buf[at++] = v & 0xff;
+    }
+    return at;
+  }
+  buf[at] = 0xcb;
+  f64[0] = v;
+  // MessagePack floats are big-endian: reverse the bytes on little-endian hosts (all Node targets in practice).
+  if (LITTLE_ENDIAN) {
+    buf[at + 1] = f64Bytes[7] as number;
+    buf[at + 2] = f64Bytes[6] as number;
+    buf[at + 3] = f64Bytes[5] as number;
+    buf[at + 4] = f64Bytes[4] as number;
+    buf[at + 5] = f64Bytes[3] as number;
+    buf[at + 6] = f64Bytes[2] as number;
+    buf[at + 7] = f64Bytes[1] as number;
+    buf[at + 8] = f64Bytes[0] as number;
+  } else buf.set(f64Bytes, at + 1);
+  return at + 9;
+}
+
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function nameSetFor(names: string[]): NameSet {
   const last = lastEncoded;

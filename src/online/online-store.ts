@@ -21,6 +21,13 @@ export interface OnlineStore {
   write(view: OnlineViewRef, rows: readonly OnlineRow[]): Promise<void>;
 
   /**
+   * Optional fast path of {@link write} for rows given column by column (what materialization reads from the
+   * offline store), with exactly the semantics of `write(view, rowsFromColumns(batch))`. A store implements it
+   * when it can encode values straight from columns, without building an object per row.
+   */
+  writeColumns?(view: OnlineViewRef, batch: OnlineColumns): Promise<void>;
+
+  /**
    * Reads, for each request, the stored row per entity key (null when absent), in request and key order.
    * Implementations answer all requests in one round trip to the backend.
    */
@@ -52,6 +59,92 @@ export interface OnlineRow {
 }
 
 export type StoredRow = OnlineRow;
+
+/**
+ * Rows of one view column by column: row `r` is `{ entityKey: entityKeys[r], eventTs: eventTs[r],
+ * createdTs: createdTs[r], values: { [c.name]: value of c at r, for c of features } }`.
+ *
+ * @example
+ * const batch: OnlineColumns = {
+ *   length: 2,
+ *   entityKeys: ['1', '2'],
+ *   eventTs: new Float64Array([1000, 2000]),
+ *   createdTs: new Float64Array(2),
+ *   features: [
+ *     { name: 'ctr', values: new Float64Array([0.5, 0]), valid: new Uint8Array([1, 0]) }, // ctr of '2' is null
+ *     { name: 'country', values: ['NZ', null] },
+ *   ],
+ * };
+ * await store.writeColumns?.(view, batch);
+ */
+export interface OnlineColumns {
+  readonly length: number;
+  readonly entityKeys: readonly string[];
+  readonly eventTs: ArrayLike<number>;
+  readonly createdTs: ArrayLike<number>;
+  /** One column per feature, in the order values are to be stored; names are distinct. */
+  readonly features: readonly OnlineColumn[];
+  /**
+   * True when no entity key appears twice (the producer guarantees it, as `pullLatest` does), so a store may
+   * skip deduplication. When false or absent, repeated keys resolve as in {@link OnlineStore.write}.
+   */
+  readonly distinctKeys?: boolean;
+}
+
+/** One feature's values by row: numbers in a `Float64Array`, or any values a row may hold (null for missing). */
+export interface OnlineColumn {
+  readonly name: string;
+  readonly values: Float64Array | readonly unknown[];
+  /** With a `Float64Array`: 0 where the value is null. Absent: no nulls. */
+  readonly valid?: Uint8Array;
+}
+
+/** Row `r` of a column batch as an {@link OnlineRow}: what `writeColumns` must be equivalent to writing. */
+export function rowsFromColumns(batch: OnlineColumns): OnlineRow[] {
+  const build = valuesBuilder(batch.features);
+  const rows: OnlineRow[] = new Array(batch.length);
+  for (let r = 0; r < batch.length; r++) {
+    rows[r] = {
+      entityKey: batch.entityKeys[r] as string,
+      eventTs: batch.eventTs[r] as number,
+      createdTs: batch.createdTs[r] as number,
+      values: build(batch.features, r),
+    };
+  }
+  return rows;
+}
+
+type ValuesBuilder = (features: readonly OnlineColumn[], r: number) => Record<string, unknown>;
+const builders = new Map<string, ValuesBuilder>();
+
+/**
+ * A generated function building row `r`'s values as one object literal, so every row of a view shares one
+ * fast V8 shape (an object filled key by key turns into a slow dictionary beyond a dozen properties).
+ */
+function valuesBuilder(features: readonly OnlineColumn[]): ValuesBuilder {
+  const id = features
+    .map((c) => `${c.name}\u0000${c.values instanceof Float64Array ? 'f' : 'a'}${c.valid ? 'v' : ''}`)
+    .join('\u0001');
+  let build = builders.get(id);
+  if (build === undefined) {
+    // JSON.stringify gives a valid JS string literal for any name, so names cannot inject code; a computed key
+    // keeps '__proto__' an own property.
+    const props = features.map((c, i) => {
+      const key = c.name === '__proto__' ? `[${JSON.stringify(c.name)}]` : JSON.stringify(c.name);
+      const value =
+        c.values instanceof Float64Array
+          ? c.valid
+            ? `f[${i}].valid[r] === 0 ? null : f[${i}].values[r]`
+            : `f[${i}].values[r]`
+          : `f[${i}].values[r] ?? null`;
+      return `${key}: ${value}`;
+    });
+    build = new Function('f', 'r', `return {${props.join(',')}};`) as ValuesBuilder;
+    if (builders.size >= 1024) builders.clear();
+    builders.set(id, build);
+  }
+  return build;
+}
 
 export interface OnlineReadRequest {
   readonly view: OnlineViewRef;

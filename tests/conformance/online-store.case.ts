@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   isNewerOrEqual,
+  type OnlineColumns,
   type OnlineRow,
   type OnlineStore,
   type OnlineViewRef,
+  rowsFromColumns,
   type StoredRow,
 } from '../../src/online/online-store.js';
 
@@ -371,6 +373,100 @@ export function runOnlineStoreConformance(
         isNewerOrEqual({ eventTs: b.ts, createdTs: b.c }, { eventTs: a.ts, createdTs: a.c }) ? b : a,
       );
       expect(rows?.every((r) => r?.values['w'] === newest.w && r.eventTs === newest.ts)).toBe(true);
+    });
+
+    it('writes column batches exactly as the same rows (when it has writeColumns)', async () => {
+      const store = await open();
+      if (store.writeColumns === undefined) return;
+      const p = project();
+      const byRows = viewOf(p, 'by_rows', 60_000);
+      const byColumns = viewOf(p, 'by_columns', 60_000);
+      const n = 300;
+      const now = Date.now();
+      const nums = new Float64Array(n);
+      const valid = new Uint8Array(n);
+      const edge = [
+        0,
+        -0,
+        1,
+        -1,
+        31,
+        127,
+        128,
+        255,
+        256,
+        65535,
+        65536,
+        2 ** 32 - 1,
+        2 ** 32,
+        -32,
+        -33,
+        -128,
+        -129,
+        -32768,
+        -32769,
+        -(2 ** 31),
+        -(2 ** 31) - 1,
+        0.5,
+        -1e-300,
+        Number.MAX_SAFE_INTEGER,
+        Number.MIN_SAFE_INTEGER,
+        Number.MAX_VALUE,
+        Number.POSITIVE_INFINITY,
+        Number.NEGATIVE_INFINITY,
+      ];
+      for (let r = 0; r < n; r++) {
+        nums[r] = r < edge.length ? (edge[r] as number) : (r - 150) * 1234.5678;
+        valid[r] = r % 7 === 3 ? 0 : 1;
+      }
+      const mixed = Array.from(
+        { length: n },
+        (_, r) =>
+          [
+            null,
+            'ascii',
+            'x'.repeat(40),
+            'héllo ✓ 😀',
+            'y'.repeat(300),
+            true,
+            false,
+            42,
+            -3.5,
+            new Date(r),
+            new Uint8Array([r & 255]),
+            [1, 'a', null],
+            2n ** 40n,
+          ][r % 13],
+      );
+      // Keys repeat (k0…k99 three times), with timestamps so that a mix of first, middle and last copies win.
+      const batch: OnlineColumns = {
+        length: n,
+        entityKeys: Array.from({ length: n }, (_, r) => `k${r % 100}`),
+        eventTs: Float64Array.from({ length: n }, (_, r) => now + ((r * 37) % 3)),
+        createdTs: Float64Array.from({ length: n }, (_, r) => r % 2),
+        features: [
+          { name: 'num', values: nums, valid },
+          { name: 'dense', values: Float64Array.from({ length: n }, (_, r) => r / 3) },
+          { name: 'mixed', values: mixed },
+        ],
+      };
+      await store.write(byRows, rowsFromColumns(batch));
+      await store.writeColumns(byColumns, batch);
+      const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+      const [a, b] = await store.read([
+        { view: byRows, entityKeys: keys },
+        { view: byColumns, entityKeys: keys },
+      ]);
+      expect(b).toEqual(a);
+      expect(b?.every((r) => r !== null)).toBe(true);
+      // An older column batch changes nothing; a newer one wins.
+      const older = { ...batch, eventTs: new Float64Array(n).fill(now - 1), distinctKeys: false };
+      await store.writeColumns(byColumns, older);
+      expect((await store.read([{ view: byColumns, entityKeys: keys }]))[0]).toEqual(a);
+      const newerBatch = { ...batch, length: 1, eventTs: new Float64Array([now + 5]), distinctKeys: true };
+      await store.writeColumns(byColumns, newerBatch);
+      const newer = rowsFromColumns(newerBatch);
+      expect(await readOne(store, byColumns, 'k0')).toEqual(newer[0]);
     });
 
     it('matches a reference model under random interleaved writes', async () => {

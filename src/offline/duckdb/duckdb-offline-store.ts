@@ -1,10 +1,15 @@
-import { type DuckDBConnection, DuckDBInstance, type JS } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance, DuckDBTypeId, type JS } from '@duckdb/node-api';
 import { encodeEntityKey } from '../../core/entity-key.js';
 import { TesseraError } from '../../core/errors.js';
 import { sourceColumn } from '../../definitions/feature-view.js';
 import type { ViewSelection } from '../../definitions/resolve.js';
 import type { Source } from '../../definitions/source.js';
-import type { OnlineRow } from '../../online/online-store.js';
+import {
+  type OnlineColumn,
+  type OnlineColumns,
+  type OnlineRow,
+  rowsFromColumns,
+} from '../../online/online-store.js';
 import type {
   HistoricalRequest,
   HistoricalResult,
@@ -32,7 +37,15 @@ import { connectionUrl, describePostgres, importPostgres } from './postgres-impo
 import { fileRelation } from './source-relation.js';
 import { describeTable, loadSpine } from './spine.js';
 import { keySqlType, quoteIdent } from './sql.js';
-import { keyJs, strictJs, UnsafeIntegerError } from './values.js';
+import {
+  copyInt64Keys,
+  copyMillis,
+  copyNumbers,
+  keyJs,
+  NUMERIC_TYPES,
+  strictJs,
+  UnsafeIntegerError,
+} from './values.js';
 
 /** Options of {@link DuckDbOfflineStore}. */
 export interface DuckDbOfflineStoreOptions {
@@ -247,8 +260,22 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
    * }
    */
   async *pullLatest(request: PullLatestRequest): AsyncIterable<OnlineRow[]> {
+    for await (const batch of this.pullLatestColumns(request)) yield rowsFromColumns(batch);
+  }
+
+  /**
+   * {@link pullLatest} column by column: the same rows, as {@link OnlineColumns} batches of `chunkRows` rows
+   * (every batch but the last full). Numeric columns are copied from DuckDB's vectors into `Float64Array`s,
+   * so no JavaScript value is made per cell; an online store's `writeColumns` encodes straight from them.
+   *
+   * @example
+   * for await (const batch of store.pullLatestColumns({ view, startMs: 0, endMs: Date.now() })) {
+   *   await online.writeColumns?.(viewRef, batch);
+   * }
+   */
+  async *pullLatestColumns(request: PullLatestRequest): AsyncIterable<OnlineColumns> {
     const { view: selection } = request;
-    const chunkRows = Math.max(1, request.chunkRows ?? DEFAULT_CHUNK_ROWS);
+    const chunkRows = Math.max(1, Math.trunc(request.chunkRows ?? DEFAULT_CHUNK_ROWS));
     for (const [name, v] of [
       ['startMs', request.startMs],
       ['endMs', request.endMs],
@@ -273,50 +300,84 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
         name: f.name,
         m: scan.columns.findIndex((c) => c.name === sourceColumn(f)),
       }));
-      let buffer: OnlineRow[] = [];
+      const numeric = scan.columns.map((_, m) => NUMERIC_TYPES.has(result.columnTypeId(nKeys + 2 + m)));
+      const singleIntKey =
+        nKeys === 1 &&
+        (selection.joinKeys[0]?.type === 'int64' || selection.joinKeys[0]?.type === 'int32') &&
+        result.columnTypeId(0) === DuckDBTypeId.BIGINT;
+      const unsafeInteger = (m: number, value: bigint) => {
+        const column = scan.columns[m]?.name ?? `f${m}`;
+        const features = selection.features.filter((f) => sourceColumn(f) === column).map((f) => f.name);
+        return new TesseraError(
+          `view '${selection.view.name}' feature '${features.join("', '")}' has an int64 value JavaScript cannot hold exactly`,
+          { field: features[0] ?? column, actual: value.toString(), hint: 'values must be within ±2^53 - 1' },
+          'SCHEMA_MISMATCH',
+        );
+      };
+
+      let out = newLatestBatch(chunkRows, numeric);
+      let filled = 0;
+      const keyRow: Record<string, JS> = {};
       for (;;) {
         const chunk = await result.fetchChunk();
         if (chunk === null || chunk.rowCount === 0) break;
-        const keys = Array.from({ length: nKeys }, (_, j) => chunk.convertColumnValues(j, keyJs));
-        const eventMs = chunk.convertColumnValues(nKeys, keyJs);
-        const createdMs = chunk.convertColumnValues(nKeys + 1, keyJs);
-        const values = scan.columns.map((c, m) => {
+        const rowCount = chunk.rowCount;
+        // Columns without a numeric fast path become JS values once per DuckDB chunk.
+        const keys = singleIntKey
+          ? []
+          : Array.from({ length: nKeys }, (_, j) => chunk.convertColumnValues(j, keyJs));
+        const converted = scan.columns.map((_, m) => {
+          if (numeric[m]) return undefined;
           try {
             return chunk.convertColumnValues(nKeys + 2 + m, strictJs);
           } catch (e) {
-            if (!(e instanceof UnsafeIntegerError)) throw e;
-            const features = selection.features.filter((f) => sourceColumn(f) === c.name).map((f) => f.name);
-            throw new TesseraError(
-              `view '${selection.view.name}' feature '${features.join("', '")}' has an int64 value JavaScript cannot hold exactly`,
-              {
-                field: features[0] ?? c.name,
-                actual: e.value.toString(),
-                hint: 'values must be within ±2^53 - 1',
-              },
-              'SCHEMA_MISMATCH',
-            );
+            if (e instanceof UnsafeIntegerError) throw unsafeInteger(m, e.value);
+            throw e;
           }
         });
-        for (let r = 0; r < chunk.rowCount; r++) {
-          const keyRow: Record<string, JS> = {};
-          scan.joinKeys.forEach((k, j) => {
-            keyRow[k.name] = keys[j]?.[r] ?? null;
-          });
-          const row: Record<string, unknown> = {};
-          for (const { name, m } of featureIndex) row[name] = values[m]?.[r] ?? null;
-          buffer.push({
-            entityKey: encodeEntityKey(selection.joinKeys, keyRow),
-            eventTs: Number(eventMs[r]),
-            createdTs: createdMs[r] === null || createdMs[r] === undefined ? 0 : Number(createdMs[r]),
-            values: row,
-          });
-        }
-        while (buffer.length >= chunkRows) {
-          yield buffer.slice(0, chunkRows);
-          buffer = buffer.slice(chunkRows);
+        // Copy this DuckDB chunk (at most 2048 rows) into the output batch, spilling into the next one.
+        for (let from = 0; from < rowCount; ) {
+          const take = Math.min(rowCount - from, chunkRows - filled);
+          if (singleIntKey) {
+            copyInt64Keys(chunk.getColumnVector(0), from, take, out.entityKeys, filled, selection.joinKeys);
+          } else {
+            for (let r = 0; r < take; r++) {
+              for (let j = 0; j < nKeys; j++) {
+                keyRow[(scan.joinKeys[j] as { name: string }).name] = keys[j]?.[from + r] ?? null;
+              }
+              out.entityKeys[filled + r] = encodeEntityKey(selection.joinKeys, keyRow);
+            }
+          }
+          copyMillis(chunk.getColumnVector(nKeys), from, take, out.eventTs, filled);
+          copyMillis(chunk.getColumnVector(nKeys + 1), from, take, out.createdTs, filled);
+          for (let m = 0; m < scan.columns.length; m++) {
+            const column = out.columns[m] as LatestColumn;
+            if (column.numbers !== undefined) {
+              const bad = copyNumbers(
+                chunk.getColumnVector(nKeys + 2 + m),
+                from,
+                take,
+                column.numbers,
+                column.valid as Uint8Array,
+                filled,
+              );
+              if (bad !== undefined) throw unsafeInteger(m, bad);
+            } else {
+              const values = converted[m] as (JS | null)[];
+              const target = column.values as unknown[];
+              for (let r = 0; r < take; r++) target[filled + r] = values[from + r] ?? null;
+            }
+          }
+          filled += take;
+          from += take;
+          if (filled === chunkRows) {
+            yield latestColumns(out, filled, featureIndex);
+            out = newLatestBatch(chunkRows, numeric);
+            filled = 0;
+          }
         }
       }
-      if (buffer.length > 0) yield buffer;
+      if (filled > 0) yield latestColumns(out, filled, featureIndex);
     } finally {
       this.release(connection);
     }
@@ -462,4 +523,60 @@ export function outputNames(
       return name;
     }),
   );
+}
+
+/** One output batch of pullLatestColumns being filled: per scan column, numbers (with validity) or JS values. */
+interface LatestColumn {
+  readonly numbers?: Float64Array;
+  readonly valid?: Uint8Array;
+  readonly values?: unknown[];
+}
+interface LatestBatch {
+  readonly entityKeys: string[];
+  readonly eventTs: Float64Array;
+  readonly createdTs: Float64Array;
+  readonly columns: LatestColumn[];
+}
+
+function newLatestBatch(rows: number, numeric: readonly boolean[]): LatestBatch {
+  return {
+    entityKeys: new Array<string>(rows),
+    eventTs: new Float64Array(rows),
+    createdTs: new Float64Array(rows),
+    columns: numeric.map((isNumeric) =>
+      isNumeric
+        ? { numbers: new Float64Array(rows), valid: new Uint8Array(rows) }
+        : { values: new Array<unknown>(rows) },
+    ),
+  };
+}
+
+/** The first `n` rows of a batch, with one column per feature (features may share a source column). */
+function latestColumns(
+  batch: LatestBatch,
+  n: number,
+  features: readonly { name: string; m: number }[],
+): OnlineColumns {
+  const full = n === batch.eventTs.length;
+  const columns = batch.columns.map((c): Omit<OnlineColumn, 'name'> => {
+    if (c.numbers !== undefined) {
+      const valid = c.valid as Uint8Array;
+      return full
+        ? { values: c.numbers, valid }
+        : { values: c.numbers.subarray(0, n), valid: valid.subarray(0, n) };
+    }
+    const values = c.values as unknown[];
+    if (!full) values.length = n;
+    return { values };
+  });
+  if (!full) batch.entityKeys.length = n;
+  return {
+    length: n,
+    entityKeys: batch.entityKeys,
+    eventTs: full ? batch.eventTs : batch.eventTs.subarray(0, n),
+    createdTs: full ? batch.createdTs : batch.createdTs.subarray(0, n),
+    features: features.map(({ name, m }) => ({ name, ...(columns[m] as Omit<OnlineColumn, 'name'>) })),
+    // compileLatest groups by the join keys, and equal keys encode equally: each entity appears once.
+    distinctKeys: true,
+  };
 }

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import { TesseraError } from '../../core/errors.js';
-import { decodeValues, encodeValues } from '../codec.js';
+import { ByteSink, columnsEncoding, decodeValues, encodeValues } from '../codec.js';
 import {
   DEFAULT_RETENTION_MS,
   expiresAt,
+  type OnlineColumns,
   type OnlineReadRequest,
   type OnlineRow,
   type OnlineStore,
@@ -149,7 +150,6 @@ export class SqliteOnlineStore implements OnlineStore {
   async write(view: OnlineViewRef, rows: readonly OnlineRow[]): Promise<void> {
     if (rows.length === 0) return;
     const viewId = this.#viewId(view, true) as number;
-    const now = Date.now();
     // Encode before the transaction so the write lock is held only for SQLite work.
     const params: unknown[] = new Array(rows.length * 6);
     for (let i = 0, p = 0; i < rows.length; i++) {
@@ -162,6 +162,40 @@ export class SqliteOnlineStore implements OnlineStore {
       params[p++] = expiresAt(view, row.eventTs, this.#retentionMs) ?? null;
       params[p++] = encodeValues(row.values);
     }
+    this.#upsert(params, rows.length);
+  }
+
+  /** {@link write} for rows given column by column: records are encoded straight from the columns. */
+  async writeColumns(view: OnlineViewRef, batch: OnlineColumns): Promise<void> {
+    const n = batch.length;
+    if (n === 0) return;
+    const viewId = this.#viewId(view, true) as number;
+    const encoding = columnsEncoding(batch.features);
+    // One buffer for the batch; each record is a view into it (a view stays valid when the sink grows).
+    const sink = new ByteSink(n * 64);
+    const params: unknown[] = new Array(n * 6);
+    for (let r = 0, p = 0; r < n; r++) {
+      const row = {
+        entityKey: batch.entityKeys[r] as string,
+        eventTs: batch.eventTs[r] as number,
+        createdTs: batch.createdTs[r] as number,
+      };
+      checkTimestamps(view, row);
+      params[p++] = viewId;
+      params[p++] = row.entityKey;
+      params[p++] = row.eventTs;
+      params[p++] = row.createdTs;
+      params[p++] = expiresAt(view, row.eventTs, this.#retentionMs) ?? null;
+      const at = sink.length;
+      const length = sink.appendColumnsRow(encoding, r);
+      params[p++] = sink.buffer.subarray(at, at + length);
+    }
+    this.#upsert(params, n);
+  }
+
+  /** Upserts rows given as 6 parameters each, in order (so duplicates resolve as separate writes would). */
+  #upsert(params: unknown[], rowCount: number): void {
+    const now = Date.now();
     const many = UPSERT_ROWS_PER_STATEMENT * 6;
     const nowParam = { now };
     this.#db.transaction(() => {
@@ -169,7 +203,7 @@ export class SqliteOnlineStore implements OnlineStore {
       // Multi-row statements: one call into SQLite per 64 rows instead of per row.
       for (; p + many <= params.length; p += many) this.#upsertMany.run(params.slice(p, p + many), nowParam);
       for (; p < params.length; p += 6) this.#upsertOne.run(params.slice(p, p + 6), nowParam);
-      this.#rowsSincePurge += rows.length;
+      this.#rowsSincePurge += rowCount;
       if (this.#rowsSincePurge >= PURGE_EVERY_ROWS) {
         // Removing at least as many expired rows as were written keeps up with any steady expiry rate, while
         // the LIMIT bounds the pause one write can take.
@@ -259,7 +293,7 @@ function toStored(raw: RawRow, now: number): StoredRow | null {
   return { entityKey: raw[0], eventTs: raw[1], createdTs: raw[2], values: decodeValues(raw[4]) };
 }
 
-function checkTimestamps(view: OnlineViewRef, row: OnlineRow): void {
+function checkTimestamps(view: OnlineViewRef, row: Omit<OnlineRow, 'values'>): void {
   if (!Number.isFinite(row.eventTs) || !Number.isFinite(row.createdTs)) {
     throw new TesseraError('row timestamps must be finite epoch milliseconds', {
       field: `${view.project}.${view.name}`,

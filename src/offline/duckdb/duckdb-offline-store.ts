@@ -290,6 +290,9 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
     }
     const startUs = BigInt(Math.floor(request.startMs)) * 1000n;
     const endUs = BigInt(Math.floor(request.endMs)) * 1000n;
+    // An empty interval has no rows; answering here also avoids a DuckDB 1.5 planner assertion on a window
+    // over an always-false filter.
+    if (endUs <= startUs) return;
     const connection = await this.connect();
     try {
       const scan = await this.prepareScan(connection, selection, 0, startUs, endUs);

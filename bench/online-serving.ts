@@ -3,14 +3,44 @@
  *
  *   npm run build && source $(bash scripts/services.sh start redis) && node --import tsx bench/online-serving.ts
  *
- * SDK: sequential calls in this process (latency per call). HTTP: `tessera serve` in its own process, loaded
- * by autocannon from this one at a fixed 1,000 requests/s (latency at load), then flat out (throughput).
- * Each figure is the median of --runs runs. Prints a table and, with --json, a JSON document.
+ * SDK: sequential calls in this process (latency per call, `performance.now()`).
+ *
+ * HTTP: `tessera serve` (bin/tessera.js, so build first) in its own process, loaded by a second child process
+ * running this file's load generator (`--load`), so neither shares an event loop with anything else. The
+ * generator speaks HTTP/1.1 over keep-alive TCP connections with pre-encoded requests (64 distinct bodies, so
+ * the server reads different entities) and a minimal response parser, to leave the machine's CPU to the
+ * server. Latency runs from the write of a request to the last byte of its answer, timed with
+ * `performance.now()` (µs resolution; autocannon, used before, records whole milliseconds). Two modes:
+ *   - `HTTP @N rps` (open loop): a request is due every 1000/N ms whatever the server does, and goes out on a
+ *     free connection (64 of them), so a slow answer never holds back the next request. A request that finds
+ *     every connection busy waits, and its latency counts from when it was due (no coordinated omission);
+ *     requests still waiting when the window closes count with the time waited so far. The generator's timer
+ *     ticks in whole milliseconds and may fire late on a busy machine: `lag p99` says how late it sent
+ *     requests; that lateness is not counted as server latency. (Before, autocannon's "rate" let each of 20
+ *     connections send its share back to back at the start of every second: bursts of 20 concurrent
+ *     requests, not a steady rate.)
+ *   - `HTTP max` (closed loop): --connections connections, each sending its next request when the previous
+ *     answer arrives; latency includes queueing in the server.
+ *   - `floor @N rps`: the open-loop load against a bare Node HTTP server that answers every request with the
+ *     same bytes as Tessera's answer and does nothing else. What the machine, Node's HTTP stack and the
+ *     generator cost alone: no server doing real work can be faster, so read the HTTP latencies against it.
+ * Each HTTP run starts with --warmup seconds of the same load that are not recorded. `req/s` counts answers
+ * received in the recorded window. `cpu ms/req` is the server process's user+system CPU time (from
+ * /proc/<pid>/stat) over the window divided by those answers: the least noise-sensitive figure on a shared
+ * machine.
+ *
+ * Each figure is the median over --runs runs. With --compare <checkout>, every run is repeated against a
+ * second build (its bin/tessera.js for HTTP, its src/feature-store.ts for the SDK), interleaved run by run
+ * with this one, so before/after figures come from the same minutes of a noisy machine. Prints a table and,
+ * with --json, a JSON document.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { FeatureStore } from '../src/feature-store.js';
 import { makeBenchRepo, median, percentile } from './bench-repo.js';
 
@@ -18,65 +48,141 @@ const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '1' },
     entities: { type: 'string', default: '10000' },
     stores: { type: 'string', default: 'sqlite,redis' },
+    batches: { type: 'string', default: '1,100' },
+    paths: { type: 'string', default: 'sdk,rate,max,floor' },
+    rate: { type: 'string', default: '1000' },
+    connections: { type: 'string', default: '16' },
+    compare: { type: 'string' },
     json: { type: 'boolean', default: false },
+    /** Internal: run the HTTP load generator with this JSON spec and print its result. */
+    load: { type: 'string' },
   },
 });
 const RUNS = Number(args.runs);
 const SECONDS = Number(args.seconds);
+const WARMUP = Number(args.warmup);
 const ENTITIES = Number(args.entities);
+const RATES = args.rate.split(',').map(Number);
+const BATCHES = args.batches.split(',').map(Number);
+const PATHS = new Set(args.paths.split(','));
 
 interface Row {
   store: string;
-  path: 'SDK' | 'HTTP @1000 rps' | 'HTTP max';
+  build: string;
+  path: string;
   batch: number;
   p50: number;
   p99: number;
   max: number;
   rps: number;
+  cpuMs: number | null;
+  lagP99: number | null;
+}
+
+interface Build {
+  readonly label: string;
+  readonly bin: string;
+  readonly open: (dir: string) => Promise<FeatureStore>;
 }
 
 async function main(): Promise<void> {
+  const builds: Build[] = [
+    {
+      label: args.compare ? 'this' : '',
+      bin: join(import.meta.dirname, '../bin/tessera.js'),
+      open: (dir) => FeatureStore.open(dir),
+    },
+  ];
+  if (args.compare) {
+    const root = resolve(args.compare);
+    const mod = (await import(pathToFileURL(join(root, 'src/feature-store.ts')).href)) as {
+      FeatureStore: typeof FeatureStore;
+    };
+    builds.push({
+      label: 'base',
+      bin: join(root, 'bin/tessera.js'),
+      open: (dir) => mod.FeatureStore.open(dir),
+    });
+  }
   const results: Row[] = [];
-  for (const storeKind of args.stores.split(',')) {
+  for (const [storeIndex, storeKind] of args.stores.split(',').entries()) {
     const online =
       storeKind === 'redis'
         ? { redisUrl: requireEnv('TESSERA_TEST_REDIS_URL'), keyPrefix: `bench${process.pid}` }
         : ('sqlite' as const);
     const repo = await makeBenchRepo({ online, features: 50, entities: ENTITIES });
-    const store = await FeatureStore.open(repo.dir);
-    await store.apply({ message: 'bench' });
-    await store.materialize({ start: new Date(0), end: new Date(Date.now() + 60_000) });
+    const setup = await FeatureStore.open(repo.dir);
+    await setup.apply({ message: 'bench' });
+    await setup.materialize({ start: new Date(0), end: new Date(Date.now() + 60_000) });
+    await setup.close();
     const features = repo.features.map((f) => `v0:${f}`);
 
-    for (const batch of [1, 100]) {
-      const runs = [];
-      for (let r = 0; r < RUNS; r++) runs.push(await sdkRun(store, features, batch));
-      results.push(summarize(storeKind, 'SDK', batch, runs));
-    }
-    await store.close();
-
-    const server = await startServer(repo.dir);
-    try {
-      for (const batch of [1, 100]) {
-        const atRate = [];
-        const flat = [];
+    if (PATHS.has('sdk')) {
+      const stores = await Promise.all(builds.map((b) => b.open(repo.dir)));
+      for (const batch of BATCHES) {
+        const runs: Run[][] = builds.map(() => []);
         for (let r = 0; r < RUNS; r++) {
-          atRate.push(await httpRun(server.url, features, batch, 1000));
-          flat.push(await httpRun(server.url, features, batch, 0));
+          for (const [b, store] of stores.entries()) {
+            runs[b]?.push(await sdkRun(store, features, batch));
+          }
         }
-        results.push(summarize(storeKind, 'HTTP @1000 rps', batch, atRate));
-        results.push(summarize(storeKind, 'HTTP max', batch, flat));
+        builds.forEach((b, i) => {
+          results.push(summarize(storeKind, b.label, 'SDK', batch, runs[i] as Run[]));
+        });
+      }
+      for (const s of stores) await s.close();
+    }
+
+    const modes = [...(PATHS.has('rate') ? RATES : []), ...(PATHS.has('max') ? [0] : [])];
+    if (modes.length === 0) continue;
+    const servers = [];
+    try {
+      for (const b of builds) servers.push(await startServer(b.bin, repo.dir));
+      for (const batch of BATCHES) {
+        for (const rate of modes) {
+          const runs: Run[][] = builds.map(() => []);
+          for (let r = 0; r < RUNS; r++) {
+            for (const [b, server] of servers.entries()) {
+              runs[b]?.push(await httpRun(server, features, batch, rate));
+            }
+          }
+          builds.forEach((b, i) => {
+            const path = rate > 0 ? `HTTP @${rate} rps` : 'HTTP max';
+            results.push(summarize(storeKind, b.label, path, batch, runs[i] as Run[]));
+          });
+        }
+        // The floor: the same answer bytes from a bare Node server doing nothing else (once, not per store).
+        if (storeIndex === 0 && PATHS.has('floor') && PATHS.has('rate')) {
+          const floor = await startFloorServer(await oneAnswer(servers[0]?.url as string, features, batch));
+          try {
+            for (const rate of RATES) {
+              const runs: Run[] = [];
+              for (let r = 0; r < RUNS; r++) runs.push(await httpRun(floor, features, batch, rate));
+              results.push(summarize('none', '', `floor @${rate} rps`, batch, runs));
+            }
+          } finally {
+            floor.child.kill('SIGTERM');
+          }
+        }
       }
     } finally {
-      server.child.kill('SIGTERM');
+      for (const s of servers) s.child.kill('SIGTERM');
     }
   }
-  print(results);
+  print(results, builds.length > 1);
 }
 
-type Run = { p50: number; p99: number; max: number; rps: number };
+interface Run {
+  p50: number;
+  p99: number;
+  max: number;
+  rps: number;
+  cpuMs?: number;
+  lagP99?: number;
+}
 
 async function sdkRun(store: FeatureStore, features: string[], batch: number): Promise<Run> {
   const latencies: number[] = [];
@@ -103,43 +209,282 @@ async function sdkRun(store: FeatureStore, features: string[], batch: number): P
   };
 }
 
-async function httpRun(url: string, features: string[], batch: number, rate: number): Promise<Run> {
-  // A pool of distinct request bodies so the server reads different entities.
-  const bodies = Array.from({ length: 64 }, (_, k) =>
-    JSON.stringify({
-      features,
-      entities: { user_id: Array.from({ length: batch }, (_, j) => (k * 7919 + j * 104729) % ENTITIES) },
-    }),
+/** What the load-generator process is told to do. */
+interface LoadSpec {
+  url: string;
+  serverPid: number;
+  features: string[];
+  batch: number;
+  entities: number;
+  /** Requests per second (open loop), or 0 for flat out (closed loop). */
+  rate: number;
+  connections: number;
+  seconds: number;
+  warmup: number;
+}
+
+interface LoadResult extends Run {
+  answered: number;
+  non2xx: number;
+  /** Statuses of the second output column of one answer, to check the server really found the entities. */
+  sampleStatus: string | undefined;
+}
+
+/** Runs one HTTP load in a separate process (this file with --load), so it does not share our event loop. */
+async function httpRun(
+  server: { url: string; child: ChildProcess },
+  features: string[],
+  batch: number,
+  rate: number,
+): Promise<Run> {
+  const spec: LoadSpec = {
+    url: server.url,
+    serverPid: server.child.pid as number,
+    features,
+    batch,
+    entities: ENTITIES,
+    rate,
+    connections: rate > 0 ? 64 : Number(args.connections),
+    seconds: SECONDS,
+    warmup: WARMUP,
+  };
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', import.meta.filename, '--load', JSON.stringify(spec)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  let n = 0;
-  const result = await autocannon({
-    url: `${url}/get-online-features`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    duration: SECONDS,
-    connections: rate > 0 ? 20 : 16,
-    pipelining: 1,
-    ...(rate > 0 ? { overallRate: rate } : {}),
-    requests: [{ setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length] as string }) }],
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
   });
-  if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`HTTP errors: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  const code = await new Promise<number | null>((res) => child.once('exit', res));
+  if (code !== 0) throw new Error(`load generator exited with ${code}`);
+  const r = JSON.parse(out) as LoadResult;
+  if (r.non2xx > 0) throw new Error(`HTTP errors: ${r.non2xx} non-2xx answers`);
+  if (r.sampleStatus !== 'PRESENT') throw new Error(`unexpected status ${r.sampleStatus}`);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Load generator (runs in its own process).
+
+/** One keep-alive connection with at most one request in flight. */
+class Connection {
+  readonly socket: Socket;
+  /** When the request in flight started (performance.now()); its latency runs from here. */
+  start = 0;
+  /** True when the request in flight was due in the recorded window. */
+  recorded = false;
+  #chunks: Buffer[] = [];
+  #received = 0;
+  #bodyStart = -1;
+  #total = -1;
+  #status = 0;
+
+  constructor(
+    host: string,
+    port: number,
+    private readonly onAnswer: (c: Connection, status: number, body: Buffer | undefined) => void,
+    private readonly wantBody: () => boolean,
+  ) {
+    this.socket = connect({ host, port, noDelay: true });
+    this.socket.on('data', (d: Buffer) => this.#onData(d));
+    this.socket.on('error', (e) => {
+      console.error(e);
+      process.exit(1);
+    });
+  }
+
+  send(request: Buffer, start: number, recorded: boolean): void {
+    this.start = start;
+    this.recorded = recorded;
+    this.socket.write(request);
+  }
+
+  #onData(d: Buffer): void {
+    this.#chunks.push(d);
+    this.#received += d.length;
+    if (this.#bodyStart < 0) {
+      const head = this.#chunks.length === 1 ? d : Buffer.concat(this.#chunks);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const text = head.toString('latin1', 0, end).toLowerCase();
+      const m = /\r\ncontent-length: *(\d+)/.exec(text);
+      if (!m) throw new Error(`answer without content-length: ${text}`);
+      this.#status = Number(text.slice(9, 12));
+      this.#bodyStart = end + 4;
+      this.#total = this.#bodyStart + Number(m[1]);
+    }
+    if (this.#received < this.#total) return;
+    if (this.#received > this.#total) throw new Error('more bytes than one answer (no pipelining here)');
+    const body = this.wantBody() ? Buffer.concat(this.#chunks).subarray(this.#bodyStart) : undefined;
+    this.#chunks = [];
+    this.#received = 0;
+    this.#bodyStart = -1;
+    this.#total = -1;
+    this.onAnswer(this, this.#status, body);
+  }
+}
+
+async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const url = new URL(spec.url);
+  const requests = Array.from({ length: 64 }, (_, k) => {
+    const body = JSON.stringify({
+      features: spec.features,
+      entities: {
+        user_id: Array.from({ length: spec.batch }, (_, j) => (k * 7919 + j * 104729) % spec.entities),
+      },
+    });
+    return Buffer.from(
+      `POST /get-online-features HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
+  let next = 0;
+  const nextRequest = () => requests[next++ % requests.length] as Buffer;
+
+  const latencies: number[] = [];
+  const lags: number[] = [];
+  let answered = 0;
+  let non2xx = 0;
+  let sample: Buffer | undefined;
+  const t0 = performance.now() + 200; // connections open meanwhile
+  const windowStart = t0 + spec.warmup * 1000;
+  const windowEnd = windowStart + spec.seconds * 1000;
+  let cpuStart = 0;
+  let cpuEnd = 0;
+
+  const free: Connection[] = [];
+  const waiting: number[] = []; // due times of requests waiting for a connection
+  let stopping = false;
+  let outstanding = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((res) => {
+    done = res;
+  });
+
+  const onAnswer = (c: Connection, status: number, body: Buffer | undefined) => {
+    const now = performance.now();
+    outstanding--;
+    if (c.recorded) latencies.push(now - c.start);
+    if (now >= windowStart && now < windowEnd) answered++;
+    if (status < 200 || status >= 300) non2xx++;
+    if (body && sample === undefined) sample = body;
+    if (spec.rate === 0) {
+      if (now < windowEnd) send(c, now);
+      else if (outstanding === 0) done();
+      return;
+    }
+    const due = waiting.shift();
+    if (due !== undefined) send(c, due, due >= windowStart);
+    else {
+      free.push(c);
+      if (stopping && outstanding === 0) done();
+    }
+  };
+  const send = (c: Connection, start: number, recorded = start >= windowStart && start < windowEnd) => {
+    outstanding++;
+    c.send(nextRequest(), start, recorded);
+  };
+
+  const conns = Array.from(
+    { length: spec.connections },
+    () => new Connection(url.hostname, Number(url.port), onAnswer, () => sample === undefined),
+  );
+  await Promise.all(conns.map((c) => new Promise((res) => c.socket.once('connect', res))));
+  await sleep(Math.max(0, t0 - performance.now()));
+
+  // The recorded window opens and closes on timers, independent of the answers.
+  setTimeout(
+    () => {
+      cpuStart = cpuTime(spec.serverPid);
+    },
+    Math.max(0, windowStart - performance.now()),
+  );
+  const windowClosed = new Promise<void>((res) =>
+    setTimeout(
+      () => {
+        cpuEnd = cpuTime(spec.serverPid);
+        res();
+      },
+      Math.max(0, windowEnd - performance.now()),
+    ),
+  );
+
+  if (spec.rate === 0) {
+    for (const c of conns) send(c, performance.now());
+  } else {
+    free.push(...conns);
+    const interval = 1000 / spec.rate;
+    let due = performance.now();
+    const tick = () => {
+      const now = performance.now();
+      while (due <= now && due < windowEnd) {
+        if (due >= windowStart) lags.push(now - due);
+        const c = free.pop();
+        // Sent now: latency counts from the write. Waiting for a connection: from when it was due.
+        if (c) send(c, now, due >= windowStart);
+        else waiting.push(due);
+        due += interval;
+      }
+      if (due < windowEnd) {
+        setTimeout(tick, due - performance.now());
+        return;
+      }
+      // A server that cannot keep up leaves requests waiting for a connection: they count with the time
+      // they have waited so far (a lower bound on their latency), and are not sent.
+      stopping = true;
+      for (const d of waiting.splice(0)) if (d >= windowStart) latencies.push(now - d);
+      if (outstanding === 0) done();
+    };
+    tick();
+  }
+  await Promise.all([finished, windowClosed]);
+  for (const c of conns) c.socket.destroy();
+
+  latencies.sort((a, b) => a - b);
+  lags.sort((a, b) => a - b);
+  let sampleStatus: string | undefined;
+  if (sample) {
+    const parsed = JSON.parse(sample.toString()) as { results?: { statuses: string[] }[] };
+    sampleStatus = parsed.results?.[1]?.statuses[0];
+  }
   return {
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    max: result.latency.max,
-    rps: result.requests.average,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    max: latencies.at(-1) ?? 0,
+    rps: answered / spec.seconds,
+    cpuMs: answered > 0 ? (cpuEnd - cpuStart) / answered : Number.NaN,
+    ...(spec.rate > 0 ? { lagP99: percentile(lags, 0.99) } : {}),
+    answered,
+    non2xx,
+    sampleStatus,
   };
 }
 
-async function startServer(repoDir: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [join(import.meta.dirname, '../bin/tessera.js'), 'serve', '--repo', repoDir, '--port', '0', '--json'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+let clockTicks = 0;
+/** CPU time (user + system) of a process so far, in ms, from /proc/<pid>/stat. */
+function cpuTime(pid: number): number {
+  if (clockTicks === 0) clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
+
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function startServer(bin: string, repoDir: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [bin, 'serve', '--repo', repoDir, '--port', '0', '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return listening(child);
+}
+
+/** Waits for a server child to print its `{"status":"listening","address":…}` line. */
+async function listening(child: ChildProcess): Promise<{ url: string; child: ChildProcess }> {
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
@@ -152,34 +497,85 @@ async function startServer(repoDir: string): Promise<{ url: string; child: Child
   return { url, child };
 }
 
-function summarize(store: string, path: Row['path'], batch: number, runs: Run[]): Row {
+/** The answer to the load generator's first request body, as the server sends it. */
+async function oneAnswer(url: string, features: string[], batch: number): Promise<Buffer> {
+  const res = await fetch(`${url}/get-online-features`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      features,
+      entities: { user_id: Array.from({ length: batch }, (_, j) => (j * 104729) % ENTITIES) },
+    }),
+  });
+  if (!res.ok) throw new Error(`answer ${res.status}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+/**
+ * A bare Node HTTP server answering every request with `body`: what the machine, Node's HTTP stack and the
+ * load generator cost without any feature serving. Latency here is the floor of the HTTP figures.
+ */
+async function startFloorServer(body: Buffer): Promise<{ url: string; child: ChildProcess }> {
+  const file = join(tmpdir(), `tessera-floor-${process.pid}.json`);
+  writeFileSync(file, body);
+  const code = `
+    const http = require('node:http');
+    const body = require('node:fs').readFileSync(process.argv[1]);
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+        res.end(body);
+      });
+    });
+    server.listen(0, '127.0.0.1', () => {
+      console.log(JSON.stringify({ status: 'listening', address: 'http://127.0.0.1:' + server.address().port }));
+    });`;
+  return listening(spawn(process.execPath, ['-e', code, file], { stdio: ['ignore', 'pipe', 'inherit'] }));
+}
+
+function summarize(store: string, build: string, path: string, batch: number, runs: Run[]): Row {
+  const med = (k: 'cpuMs' | 'lagP99') =>
+    runs.every((r) => r[k] !== undefined) ? median(runs.map((r) => r[k] as number)) : null;
   return {
     store,
+    build,
     path,
     batch,
     p50: median(runs.map((r) => r.p50)),
     p99: median(runs.map((r) => r.p99)),
     max: median(runs.map((r) => r.max)),
     rps: median(runs.map((r) => r.rps)),
+    cpuMs: med('cpuMs'),
+    lagP99: med('lagP99'),
   };
 }
 
-function print(rows: Row[]): void {
+function print(rows: Row[], compare: boolean): void {
   if (args.json) {
     console.log(
       JSON.stringify(
-        { runs: RUNS, seconds: SECONDS, entities: ENTITIES, features: 50, results: rows },
+        { runs: RUNS, seconds: SECONDS, warmup: WARMUP, entities: ENTITIES, features: 50, results: rows },
         null,
         2,
       ),
     );
     return;
   }
-  console.log(`online serving, 50 features, ${ENTITIES} entities, median of ${RUNS} runs of ${SECONDS} s`);
-  console.log('store   path            batch   p50 ms   p99 ms   max ms      req/s');
+  console.log(
+    `online serving, 50 features, ${ENTITIES} entities, median of ${RUNS} runs of ${SECONDS} s (+${WARMUP} s warm-up)`,
+  );
+  const b = compare ? 6 : 0;
+  console.log(
+    `store   ${compare ? 'build ' : ''}path            batch   p50 ms   p99 ms   max ms      req/s  cpu ms/req  lag p99`,
+  );
+  const fmt = (v: number | null, digits: number, width: number) =>
+    (v === null ? '' : v.toFixed(digits)).padStart(width);
   for (const r of rows) {
     console.log(
-      `${r.store.padEnd(8)}${r.path.padEnd(16)}${String(r.batch).padStart(5)}${r.p50.toFixed(3).padStart(9)}${r.p99.toFixed(3).padStart(9)}${r.max.toFixed(2).padStart(9)}${Math.round(r.rps).toString().padStart(11)}`,
+      `${r.store.padEnd(8)}${r.build.padEnd(b)}${r.path.padEnd(16)}${String(r.batch).padStart(5)}` +
+        `${fmt(r.p50, 3, 9)}${fmt(r.p99, 3, 9)}${fmt(r.max, 2, 9)}${Math.round(r.rps).toString().padStart(11)}` +
+        `${fmt(r.cpuMs, 3, 12)}${fmt(r.lagP99, 2, 9)}`,
     );
   }
 }
@@ -190,4 +586,9 @@ function requireEnv(name: string): string {
   return v;
 }
 
-await main();
+if (args.load !== undefined) {
+  process.stdout.write(`${JSON.stringify(await runLoad(JSON.parse(args.load) as LoadSpec))}\n`);
+  process.exit(0);
+} else {
+  await main();
+}

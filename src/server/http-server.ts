@@ -2,7 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { TesseraError } from '../core/errors.js';
 import type { FeatureStore } from '../feature-store.js';
-import { type FeastOnlineRequest, fromFeastRequest, toFeastResponse } from './feast-json.js';
+import { BodyWriter, BufferPool } from './body-writer.js';
+import { fromFeastRequest, writeFeastResponse } from './feast-json.js';
 
 export interface ServerOptions {
   /** API keys accepted as `Authorization: Bearer <key>` or `x-api-key: <key>`; empty = no authentication. */
@@ -12,21 +13,6 @@ export interface ServerOptions {
   /** Fastify logger (pino) level, or false. */
   readonly logLevel?: 'info' | 'warn' | 'error' | false;
 }
-
-const onlineSchema = {
-  type: 'object',
-  required: ['entities'],
-  properties: {
-    features: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
-    feature_service: { type: 'string', minLength: 1 },
-    entities: { type: 'object', additionalProperties: { type: 'array' }, minProperties: 1 },
-    request_context: { type: 'object', additionalProperties: { type: 'array' } },
-    full_feature_names: { type: 'boolean' },
-    deadline_ms: { type: 'number', exclusiveMinimum: 0 },
-  },
-  additionalProperties: false,
-  oneOf: [{ required: ['features'] }, { required: ['feature_service'] }],
-} as const;
 
 const pushSchema = {
   type: 'object',
@@ -104,10 +90,15 @@ export async function buildServer(
     }
   });
 
-  app.post('/get-online-features', { schema: { body: onlineSchema } }, async (req, reply) => {
-    const request = fromFeastRequest(req.body as FeastOnlineRequest, maxEntities);
+  // No JSON schema here: fromFeastRequest checks the body in the same pass that converts it, and names the
+  // field at fault (a TesseraError, answered 400 by the error handler).
+  const bodies = new BufferPool();
+  app.post('/get-online-features', async (req, reply) => {
+    const request = fromFeastRequest(req.body, maxEntities);
     const result = await store.getOnlineFeatures(request);
-    return reply.type('application/json').send(toFeastResponse(result));
+    const body = new BodyWriter(bodies);
+    writeFeastResponse(result, body);
+    return body.send(reply, 'application/json; charset=utf-8');
   });
 
   app.post('/push', { schema: { body: pushSchema } }, async (req) => {

@@ -13,6 +13,12 @@ export interface ViewReadPlan {
   readonly outputs: readonly FeatureOutput[];
   /** Features read only as on-demand inputs (not output). */
   readonly inputOnly: readonly string[];
+  /**
+   * The values of `outputs` from a stored row's values, in `outputs` order (undefined when absent). Generated
+   * code reading each feature by a constant name: stored rows of a view share one shape, so these reads are
+   * monomorphic, where reading by a variable name costs a megamorphic lookup per value.
+   */
+  readonly pick: (values: Readonly<Record<string, unknown>>) => unknown[];
 }
 
 export interface FeatureOutput {
@@ -41,6 +47,15 @@ export interface OnlinePlan {
   readonly featureNames: readonly string[];
   /** Builds a result row from values in `featureNames` order, as an object of fixed shape (see below). */
   readonly makeRow: (values: readonly unknown[]) => Record<string, unknown>;
+  /**
+   * For each output column (`featureNames` order): the index in `views` of the view it is read from, whose
+   * status and event time per entity row it shares; -1 for a join key, -2 for an on-demand feature. Writers use
+   * it to format one view's statuses and event times once for all of its features.
+   */
+  readonly columnViews: readonly number[];
+  /** For each feature output in request order: its output (column, fallback) and its index in its view's outputs. */
+  readonly featureOutputs: readonly FeatureOutput[];
+  readonly featureSlots: readonly number[];
   /** For each feature output in request order: where its value comes from. */
   readonly order: readonly (
     | { kind: 'view'; view: number; output: number }
@@ -66,17 +81,21 @@ export function compileOnlinePlan(
     fallback: Object.hasOwn(fallbacks, ref) ? fallbacks[ref] : null,
   });
 
-  const views: ViewReadPlan[] = resolved.views.map((sel) => ({
-    ref: { project: state.project, name: sel.view.name, ttlMs: sel.view.ttlMs },
-    joinKeys: sel.joinKeys,
-    outputs: sel.features
+  const views: ViewReadPlan[] = resolved.views.map((sel) => {
+    const outputs = sel.features
       .filter((f) => requested.has(`${sel.view.name}:${f.name}`))
       .map((f) => {
         const ref = `${sel.view.name}:${f.name}`;
         return { feature: f.name, column: outputColumn(ref, fullFeatureNames), ...fb(ref) };
-      }),
-    inputOnly: sel.features.filter((f) => !requested.has(`${sel.view.name}:${f.name}`)).map((f) => f.name),
-  }));
+      });
+    return {
+      ref: { project: state.project, name: sel.view.name, ttlMs: sel.view.ttlMs },
+      joinKeys: sel.joinKeys,
+      outputs,
+      inputOnly: sel.features.filter((f) => !requested.has(`${sel.view.name}:${f.name}`)).map((f) => f.name),
+      pick: picker(outputs.map((o) => o.feature)),
+    };
+  });
 
   const onDemand: OnDemandPlan[] = resolved.onDemand.map((sel) => {
     const transform = transforms.get(sel.view.name);
@@ -133,15 +152,42 @@ export function compileOnlinePlan(
     });
   }
   const featureNames = [...joinKeyColumns, ...columns];
-  return { views, onDemand, joinKeyColumns, featureNames, order, makeRow: rowFactory(featureNames) };
+  const columnViews = [
+    ...joinKeyColumns.map(() => -1),
+    ...order.map((o) => (o.kind === 'view' ? o.view : -2)),
+  ];
+  const featureOutputs = order.map((o) =>
+    o.kind === 'view'
+      ? ((views[o.view] as ViewReadPlan).outputs[o.output] as FeatureOutput)
+      : ((onDemand[o.odfv] as OnDemandPlan).outputs[o.output] as FeatureOutput),
+  );
+  return {
+    views,
+    onDemand,
+    joinKeyColumns,
+    featureNames,
+    order,
+    makeRow: rowFactory(featureNames),
+    columnViews,
+    featureOutputs,
+    featureSlots: order.map((o) => o.output),
+  };
+}
+
+/** A function returning `[o[names[0]], …]`, names quoted with JSON.stringify (see `ViewReadPlan.pick`). */
+function picker(names: readonly string[]): (values: Readonly<Record<string, unknown>>) => unknown[] {
+  const body = `return [${names.map((n) => `o[${JSON.stringify(n)}]`).join(',')}];`;
+  return new Function('o', body) as (values: Readonly<Record<string, unknown>>) => unknown[];
 }
 
 /**
  * A function returning `{ [names[0]]: v[0], … }` as one object literal. Objects given many properties one at a
  * time fall into V8's slow dictionary mode; a literal gets a fixed shape, which makes building and reading result
- * rows several times cheaper. Names are quoted with JSON.stringify, so any name is safe.
+ * rows several times cheaper. Names are quoted with JSON.stringify, so any name is safe; '__proto__' becomes a
+ * computed key, since in a literal `"__proto__": v` would set the prototype instead of a property.
  */
 function rowFactory(names: readonly string[]): (values: readonly unknown[]) => Record<string, unknown> {
-  const body = `return {${names.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(',')}};`;
+  const key = (n: string) => (n === '__proto__' ? `[${JSON.stringify(n)}]` : JSON.stringify(n));
+  const body = `return {${names.map((n, i) => `${key(n)}: v[${i}]`).join(',')}};`;
   return new Function('v', body) as (values: readonly unknown[]) => Record<string, unknown>;
 }

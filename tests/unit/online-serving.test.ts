@@ -1,3 +1,4 @@
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { encodeEntityKey } from '../../src/core/entity-key.js';
 import type {
@@ -7,7 +8,9 @@ import type {
   OnlineViewRef,
   StoredRow,
 } from '../../src/online/online-store.js';
-import { OnlineServing } from '../../src/serving/online-serving.js';
+import { BodyWriter, BufferPool } from '../../src/server/body-writer.js';
+import { toFeastResponse, writeFeastResponse } from '../../src/server/feast-json.js';
+import { OnlineServing, servedColumns } from '../../src/serving/online-serving.js';
 import { ratio, sampleState } from '../helpers/sample-definitions.js';
 
 /** A minimal in-memory store: serving logic is what is under test here, not storage. */
@@ -157,6 +160,36 @@ describe('online serving', () => {
     expect(r.warnings[0]).toMatch(/deadline of 20 ms exceeded/);
   });
 
+  it('compiles a plan once per feature selection and registry state', async () => {
+    const { store } = await setup();
+    let state = sampleState;
+    const serving = new OnlineServing({
+      store,
+      state: () => state,
+      loadTransform: async () => ratio.transform!,
+    });
+    const get = (features: string[], fullFeatureNames = false) =>
+      serving.get({ features, entities: [{ user_id: 1 }], fullFeatureNames, now: new Date(NOW) });
+    const a = await get(['user_stats:clicks', 'user_stats:spend']);
+    // The plan's featureNames array is the same object when the plan is reused.
+    expect((await get(['user_stats:clicks', 'user_stats:spend'])).featureNames).toBe(a.featureNames);
+    expect((await get(['user_stats:spend', 'user_stats:clicks'])).featureNames).toEqual([
+      'user_id',
+      'spend',
+      'clicks',
+    ]);
+    expect((await get(['user_stats:clicks', 'user_stats:spend'], true)).featureNames).toEqual([
+      'user_id',
+      'user_stats__clicks',
+      'user_stats__spend',
+    ]);
+    expect((await get(['user_stats:clicks'])).featureNames).toEqual(['user_id', 'clicks']);
+    state = { ...sampleState };
+    const b = await get(['user_stats:clicks', 'user_stats:spend']);
+    expect(b.featureNames).not.toBe(a.featureNames);
+    expect(b.featureNames).toEqual(a.featureNames);
+  });
+
   it('gives clear errors for bad requests', async () => {
     const { serving } = await setup();
     await expect(serving.get({ features: ['user_stats:nope'], entities: [{ user_id: 1 }] })).rejects.toThrow(
@@ -171,5 +204,89 @@ describe('online serving', () => {
     await expect(
       serving.get({ features: ['ratio:amount_over_spend'], entities: [{ user_id: 1 }] }),
     ).rejects.toThrow(/request field 'amount' needed by on-demand view 'ratio' is missing/);
+  });
+});
+
+describe('served columns', () => {
+  it('give the same HTTP answer as the SDK shape, for every status and with fallbacks', async () => {
+    const { serving, store } = await setup({ 'user_stats:clicks': -1 });
+    const requests = [
+      {
+        features: ['user_stats:clicks', 'user_stats:spend', 'user_stats:tags'],
+        entities: [
+          { user_id: 1 },
+          { user_id: 2 },
+          { user_id: 3 },
+          { user_id: 4 },
+          { user_id: 1 },
+          { user_id: 2 },
+        ],
+        now: new Date(NOW),
+      },
+      {
+        featureService: 'ranker',
+        entities: [
+          { user_id: 1, item_id: 100, amount: 10 },
+          { user_id: 3, item_id: 100, amount: 10 },
+          { user_id: 4, item_id: 7, amount: 1 },
+        ],
+        now: new Date(NOW),
+      },
+      {
+        features: ['item_stats:price', 'user_stats:clicks', 'item_stats:clicks'],
+        entities: [{ user_id: 2, item_id: 100 }],
+        fullFeatureNames: true,
+        now: new Date(NOW),
+      },
+    ];
+    for (const request of requests) {
+      const r = await serving.get(request);
+      expect(servedColumns(r)).toBeDefined();
+      // A copy has no columns, so it is written from rows, statuses and eventTimestamps.
+      expect(servedColumns({ ...r })).toBeUndefined();
+      expect(toFeastResponse(r)).toBe(toFeastResponse({ ...r }));
+    }
+    // Past the deadline: every value defaulted, every event time the epoch.
+    store.delayMs = 100;
+    const late = await serving.get({ ...(requests[0] as (typeof requests)[0]), deadlineMs: 5 });
+    expect(toFeastResponse(late)).toBe(toFeastResponse({ ...late }));
+    const body = JSON.parse(toFeastResponse(late)) as { results: { statuses: string[] }[] };
+    expect(body.results[1]?.statuses).toEqual(Array(6).fill('DEFAULTED'));
+  });
+
+  it('share statuses and event times per view, and mark the columns that differ from them', async () => {
+    const { serving } = await setup({ 'user_stats:clicks': -1 });
+    const r = await serving.get({
+      features: ['user_stats:clicks', 'user_stats:spend', 'user_stats:tags'],
+      entities: [{ user_id: 1 }, { user_id: 2 }, { user_id: 3 }],
+      now: new Date(NOW),
+    });
+    const cols = servedColumns(r)!;
+    expect(cols.columnViews).toEqual([-1, 0, 0, 0]);
+    expect(cols.viewStatuses[0]).toEqual(['PRESENT', 'PRESENT', 'OUTSIDE_MAX_AGE']);
+    expect(cols.viewTimes[0]).toEqual([NOW - 10 * 60_000, NOW - HOUR, NOW - HOUR - 1]);
+    // clicks: fallback for the too-old row; spend: null for user 2; tags: as the view.
+    expect(cols.adjusted).toEqual([false, true, true, false]);
+    expect(cols.values[1]).toEqual([2, 7, null, []]);
+  });
+
+  it('write the same answer through a pooled buffer when it is large', async () => {
+    const { serving } = await setup({ 'user_stats:clicks': -1 });
+    const r = await serving.get({
+      features: ['user_stats:clicks', 'user_stats:spend', 'user_stats:tags', 'ratio:amount_over_spend'],
+      entities: Array.from({ length: 3000 }, (_, i) => ({ user_id: (i % 5) + 1, amount: i })),
+      now: new Date(NOW),
+    });
+    const app = Fastify();
+    const pool = new BufferPool();
+    app.get('/answer', async (_req, reply) => {
+      const body = new BodyWriter(pool);
+      writeFeastResponse(r, body);
+      return body.send(reply, 'application/json; charset=utf-8');
+    });
+    const res = await app.inject({ method: 'GET', url: '/answer' });
+    expect(res.rawPayload.length).toBeGreaterThan(200_000);
+    expect(res.payload).toBe(toFeastResponse({ ...r }));
+    await app.close();
   });
 });

@@ -9,6 +9,7 @@ import {
   rowsFromColumns,
   type StoredRow,
 } from '../../src/online/online-store.js';
+import { prng } from '../helpers/prng.js';
 
 /** What the suite may ask of `create`; a store ignores nothing here, so implementations must accept these. */
 export interface OnlineStoreTestOptions {
@@ -472,7 +473,7 @@ export function runOnlineStoreConformance(
     it('matches a reference model under random interleaved writes', async () => {
       const store = await open();
       const seed = Math.floor(Math.random() * 2 ** 31);
-      const rand = mulberry32(seed);
+      const rand = prng(seed);
       const int = (n: number) => Math.floor(rand() * n);
       const p = project();
       const views = [viewOf(p, 'a'), viewOf(p, 'b'), viewOf(project(), 'a')];
@@ -508,16 +509,4 @@ export function runOnlineStoreConformance(
 async function sleepUntil(epochMs: number): Promise<void> {
   const wait = epochMs - Date.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-}
-
-/** Small seeded PRNG, so a failing random run can be replayed from the seed in the message. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -11,17 +11,7 @@ import { float64, int64, string } from '../../src/definitions/value-types.js';
 import { createTableFromRows } from '../../src/offline/duckdb/rows-table.js';
 import type { Key, RefSourceRow, RefSpineRow } from './pit-reference.js';
 
-/** mulberry32: tiny, fast, good enough to make test data reproducible from a seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from './prng.js';
 
 export const int = (rng: () => number, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
 export const pick = <T>(rng: () => number, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)] as T;

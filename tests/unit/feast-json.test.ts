@@ -9,6 +9,7 @@ import {
 } from '../../src/server/feast-json.js';
 import type { ServedResult } from '../../src/serving/online-serving.js';
 import type { FeatureStatus } from '../../src/serving/types.js';
+import { prng } from '../helpers/prng.js';
 
 describe("Feast's HTTP JSON", () => {
   it('turns columnar entities (and request_context) into entity rows', () => {
@@ -74,17 +75,6 @@ describe("Feast's HTTP JSON", () => {
     });
   });
 });
-
-/** Tiny deterministic PRNG (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const EPOCH = '1970-01-01T00:00:00Z';
 
@@ -182,7 +172,7 @@ function randomResult(r: () => number, n: number): ServedResult {
 
 describe('Feast JSON answers, randomized against a reference', () => {
   it('writes exactly what JSON.stringify of the nested structure gives', () => {
-    const r = rng(42);
+    const r = prng(42);
     for (let k = 0; k < 400; k++) {
       const result = randomResult(r, [0, 1, 2, 4, 5, 7, 30][k % 7] as number);
       expect(toFeastResponse(result)).toBe(referenceResponse(result));
@@ -190,7 +180,7 @@ describe('Feast JSON answers, randomized against a reference', () => {
   });
 
   it('formats event times exactly as Date#toISOString', () => {
-    const r = rng(7);
+    const r = prng(7);
     const instants = [
       0, -1, 1, -62_167_219_200_000, -62_167_219_200_001, 253_402_300_799_999, 253_402_300_800_000,
     ];
@@ -204,7 +194,7 @@ describe('Feast JSON answers, randomized against a reference', () => {
   it('sends large answers from a pooled buffer, byte for byte the same text', async () => {
     const app = Fastify();
     const pool = new BufferPool();
-    const result = randomResult(rng(3), 3000);
+    const result = randomResult(prng(3), 3000);
     app.get('/answer', async (_req, reply) => {
       const body = new BodyWriter(pool);
       writeFeastResponse(result, body);

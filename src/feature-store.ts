@@ -1,8 +1,7 @@
 import { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
 import { TesseraAggregateError, TesseraError } from './core/errors.js';
 import type { RegistryState } from './definitions/definition.js';
-import type { FeatureRef } from './definitions/feature-view.js';
-import { sourceColumn } from './definitions/feature-view.js';
+import { type FeatureRef, sourceColumn } from './definitions/feature-view.js';
 import type { OnDemandFeatureView } from './definitions/on-demand-feature-view.js';
 import { joinKeysOf, resolveFeatures } from './definitions/resolve.js';
 import { validateState, validateViewAgainstSource } from './definitions/validate.js';
@@ -301,9 +300,12 @@ export class FeatureStore {
   async getOnlineFeatures<const S extends readonly FeatureSelector[] = readonly string[]>(
     request: Omit<OnlineFeaturesRequest, 'features'> & { readonly features?: S },
   ): Promise<ServedResult & { readonly rows: readonly OnlineRowOf<S>[] }> {
-    const { features, ...rest } = request;
+    // The hot path (HTTP, string references) passes the request through untouched; only typed references are
+    // turned into strings.
+    const features = request.features;
+    const plain = features === undefined || features.every((f) => typeof f === 'string');
     const result = await this.serving.get(
-      features === undefined ? rest : { ...rest, features: selectorRefs(features) },
+      plain ? (request as OnlineFeaturesRequest) : { ...request, features: selectorRefs(features) },
     );
     return result as ServedResult & { readonly rows: readonly OnlineRowOf<S>[] };
   }

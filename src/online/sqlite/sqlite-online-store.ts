@@ -154,15 +154,27 @@ export class SqliteOnlineStore implements OnlineStore {
     const params: unknown[] = new Array(rows.length * 6);
     for (let i = 0, p = 0; i < rows.length; i++) {
       const row = rows[i] as OnlineRow;
-      checkTimestamps(view, row);
-      params[p++] = viewId;
-      params[p++] = row.entityKey;
-      params[p++] = row.eventTs;
-      params[p++] = row.createdTs;
-      params[p++] = expiresAt(view, row.eventTs, this.#retentionMs) ?? null;
+      p = this.#rowParams(params, p, viewId, view, row);
       params[p++] = encodeValues(row.values);
     }
     this.#upsert(params, rows.length);
+  }
+
+  /** Fills the upsert parameters of one row but its value record; returns the next parameter index. */
+  #rowParams(
+    params: unknown[],
+    p: number,
+    viewId: number,
+    view: OnlineViewRef,
+    row: Pick<OnlineRow, 'entityKey' | 'eventTs' | 'createdTs'>,
+  ): number {
+    checkTimestamps(view, row);
+    params[p] = viewId;
+    params[p + 1] = row.entityKey;
+    params[p + 2] = row.eventTs;
+    params[p + 3] = row.createdTs;
+    params[p + 4] = expiresAt(view, row.eventTs, this.#retentionMs) ?? null;
+    return p + 5;
   }
 
   /** {@link write} for rows given column by column: records are encoded straight from the columns. */
@@ -180,12 +192,7 @@ export class SqliteOnlineStore implements OnlineStore {
         eventTs: batch.eventTs[r] as number,
         createdTs: batch.createdTs[r] as number,
       };
-      checkTimestamps(view, row);
-      params[p++] = viewId;
-      params[p++] = row.entityKey;
-      params[p++] = row.eventTs;
-      params[p++] = row.createdTs;
-      params[p++] = expiresAt(view, row.eventTs, this.#retentionMs) ?? null;
+      p = this.#rowParams(params, p, viewId, view, row);
       const at = sink.length;
       const length = sink.appendColumnsRow(encoding, r);
       params[p++] = sink.buffer.subarray(at, at + length);

@@ -15,18 +15,18 @@
  * Measured: getHistoricalFeatures until the result table is complete (not converting rows to JS). Prints one
  * line per run, then a JSON summary with the median.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DuckDBInstance, version as duckdbVersion } from '@duckdb/node-api';
+import { version as duckdbVersion } from '@duckdb/node-api';
 import { entity } from '../src/definitions/entity.js';
 import { featureView } from '../src/definitions/feature-view.js';
 import type { ViewSelection } from '../src/definitions/resolve.js';
 import { parquetSource } from '../src/definitions/source.js';
 import { float64, int32, int64, string } from '../src/definitions/value-types.js';
 import { DuckDbOfflineStore, type PitStrategy } from '../src/offline/duckdb/index.js';
+import { generateOnce } from './bench-data.js';
+import { median } from './bench-repo.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,45 +54,34 @@ const h = (salt: number) => `hash(i * 1000 + ${salt})`;
 const tsExpr = (salt: number) =>
   `TIMESTAMP '2024-01-01' + to_microseconds((${h(salt)} % ${DAYS * 86_400_000_000})::BIGINT)`;
 
-async function generate(): Promise<void> {
-  if (existsSync(join(dataDir, 'DONE'))) return;
-  await rm(dataDir, { recursive: true, force: true });
-  await mkdir(dataDir, { recursive: true });
-  const started = performance.now();
-  const instance = await DuckDBInstance.create(':memory:');
-  const c = await instance.connect();
-  await c.run("SET TimeZone = 'UTC'");
-  const a = Math.floor(sourceRows * 0.5);
-  const b = Math.floor(sourceRows * 0.3);
-  const m = sourceRows - a - b;
-  const file = (name: string) => `'${join(dataDir, name)}'`;
-  await c.run(`COPY (
+const generate = () =>
+  generateOnce(dataDir, async (c, file) => {
+    const a = Math.floor(sourceRows * 0.5);
+    const b = Math.floor(sourceRows * 0.3);
+    const m = sourceRows - a - b;
+    await c.run(`COPY (
       SELECT *, strftime(event_ts, '%Y-%m-%d') AS date FROM (
         SELECT (${h(1)} % ${USERS})::BIGINT AS user_id, ${tsExpr(2)} AS event_ts,
                ${tsExpr(2)} + to_microseconds((${h(3)} % 3600000000)::BIGINT) AS created_ts,
                (${h(4)} % 500)::BIGINT AS clicks, (${h(5)} % 100000)::DOUBLE / 100 AS spend
         FROM range(${a}) t(i)) ORDER BY event_ts)
     TO ${file('user_activity')} (FORMAT parquet, PARTITION_BY (date))`);
-  await c.run(`COPY (
+    await c.run(`COPY (
       SELECT (${h(11)} % ${USERS})::BIGINT AS user_id, ${tsExpr(12)} AS event_ts,
              ['DE', 'FR', 'US', 'JP', 'BR'][1 + (${h(13)} % 5)::INTEGER] AS country, (18 + ${h(14)} % 60)::INTEGER AS age
       FROM range(${b}) t(i) ORDER BY event_ts)
     TO ${file('user_profile.parquet')} (FORMAT parquet)`);
-  await c.run(`COPY (
+    await c.run(`COPY (
       SELECT (${h(21)} % ${USERS})::BIGINT AS user_id, 'm' || (${h(22)} % ${MERCHANTS}) AS merchant_id,
              ${tsExpr(23)} AS event_ts, (${h(24)} % 1000)::BIGINT AS txn_count
       FROM range(${m}) t(i) ORDER BY event_ts)
     TO ${file('user_merchant.parquet')} (FORMAT parquet)`);
-  await c.run(`COPY (
+    await c.run(`COPY (
       SELECT i AS row_id, (${h(31)} % ${USERS})::BIGINT AS user_id, 'm' || (${h(32)} % ${MERCHANTS}) AS merchant_id,
              ${tsExpr(33)} AS event_timestamp, (${h(34)} % 2)::INTEGER AS label
       FROM range(${spineRows}) t(i) ORDER BY i)
     TO ${file('spine.parquet')} (FORMAT parquet)`);
-  c.closeSync();
-  instance.closeSync();
-  await writeFile(join(dataDir, 'DONE'), new Date().toISOString());
-  console.error(`generated ${dataDir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-}
+  });
 
 function views(): ViewSelection[] {
   const user = entity({ name: 'user', joinKeys: { user_id: int64() } });
@@ -139,12 +128,6 @@ function views(): ViewSelection[] {
     { view: merchant, source: merchantSrc, joinKeys: pair.joinKeys, features: merchant.features },
   ];
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 
 await generate();
 const selections = views();

@@ -10,5 +10,6 @@ source "$(bash scripts/services.sh start redis)"
 echo "== machine"; nproc; node --version; uptime
 echo "== historical retrieval (1M spine x 3 views over 10M rows)"; node --import tsx bench/historical.ts "$@"
 echo "== materialization"; node --import tsx bench/materialize.ts "$@"
+echo "== materialization of a 10M-row source (time and peak memory)"; node --import tsx bench/materialize-large.ts "$@"
 echo "== online store alone"; node --import tsx bench/online-store.ts "$@"
 echo "== online serving (SDK and HTTP)"; node --import tsx bench/online-serving.ts "$@"

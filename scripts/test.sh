@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The one command that runs every test: type-check, lint, then the whole Vitest suite against real
-# Redis and PostgreSQL started here on loopback (installed with apt-get when missing) and stopped after.
+# Redis, PostgreSQL and Kafka started here on loopback (installed with apt-get, Kafka's jars fetched with Maven,
+# when missing) and stopped after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export TESSERA_SERVICES_DIR="${TESSERA_SERVICES_DIR:-$(mktemp -d /tmp/tessera-test-XXXXXX)}"
 trap 'bash scripts/services.sh stop' EXIT
-env_file=$(bash scripts/services.sh start redis postgres)
+env_file=$(bash scripts/services.sh start redis postgres kafka)
 # shellcheck disable=SC1090
 source "$env_file"
 # Integration suites fail (never skip) when a service is missing: see tests/helpers/services.ts.

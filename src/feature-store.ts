@@ -6,6 +6,7 @@ import type { OnDemandFeatureView } from './definitions/on-demand-feature-view.j
 import { joinKeysOf, resolveFeatures } from './definitions/resolve.js';
 import { validateState, validateViewAgainstSource } from './definitions/validate.js';
 import {
+  firstRunStartMs,
   type MaterializeReport,
   materialize,
   materializeView,
@@ -144,7 +145,7 @@ export class FeatureStore {
     const repo = await loadRepo(this.config.repoPath);
     const errors = validateState(repo.state, repo.origins);
     if (errors.length === 0) {
-      for (const view of repo.state.featureViews) {
+      for (const view of [...repo.state.featureViews, ...repo.state.aggregationViews]) {
         const source = repo.state.sources.find((s) => s.name === view.source);
         if (!source) continue;
         try {
@@ -193,6 +194,9 @@ export class FeatureStore {
         const v = before.featureViews.find((x) => x.name === change.name);
         if (v) await this.online.deleteView({ project: this.config.project, name: v.name, ttlMs: v.ttlMs });
       }
+      if (change.kind === 'AggregationView' && change.change === 'removed') {
+        await this.online.deleteView({ project: this.config.project, name: change.name, ttlMs: 0 });
+      }
     }
     await this.refresh();
     return { plan, result };
@@ -221,6 +225,7 @@ export class FeatureStore {
     const result = await this.offline.getHistoricalFeatures({
       spine: request.spine,
       views: resolved.views,
+      aggregations: resolved.aggregations,
       fullFeatureNames,
       ...(request.timestampColumn !== undefined ? { timestampColumn: request.timestampColumn } : {}),
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
@@ -269,7 +274,7 @@ export class FeatureStore {
     const reports: MaterializeReport[] = [];
     for (const selection of selectViews(state, opts.views)) {
       const bookmark = await this.registry.getBookmark(selection.view.name);
-      const startMs = bookmark ?? (selection.view.ttlMs > 0 ? endMs - selection.view.ttlMs : 0);
+      const startMs = bookmark ?? firstRunStartMs(selection, endMs);
       if (startMs >= endMs) {
         reports.push({ view: selection.view.name, startMs, endMs, rows: 0, seconds: 0 });
         continue;

@@ -2,6 +2,7 @@
  * Feature definitions of the e-commerce recommendation example (the same definitions, in YAML, are in
  * `yaml/features.yaml`). Data comes from `generate.ts`: `npx tsx examples/ecommerce/generate.ts`.
  */
+import { aggregationView } from '../../src/definitions/aggregation-view.js';
 import { entity } from '../../src/definitions/entity.js';
 import { featureService } from '../../src/definitions/feature-service.js';
 import { featureView } from '../../src/definitions/feature-view.js';
@@ -40,6 +41,14 @@ export const itemStatsSource = parquetSource({
   path: 'data/item_stats',
   timestampField: 'event_ts',
   description: 'Daily per-item snapshots: engagement, price, stock and popularity.',
+  owner: OWNER,
+});
+
+export const eventsSource = parquetSource({
+  name: 'events_source',
+  path: 'data/events',
+  timestampField: 'event_ts',
+  description: 'Raw interaction events (view, click, add_to_cart, purchase), one row per event.',
   owner: OWNER,
 });
 
@@ -105,6 +114,24 @@ export const userProfile = featureView({
   description: 'Slowly changing profile attributes; never expire.',
   owner: OWNER,
   tags: { team: 'recs', domain: 'ecommerce', pii: 'low' },
+});
+
+export const userEngagement = aggregationView({
+  name: 'user_engagement',
+  entities: [user],
+  source: eventsSource,
+  // Clicks, carts and purchases: views are too many and too weak a signal for these windows.
+  where: [{ column: 'event_type', op: 'in', value: ['click', 'add_to_cart', 'purchase'] }],
+  aggregations: {
+    engagements: { fn: 'count', windows: ['1h', '1d'] },
+    items_engaged: { fn: 'count_distinct', column: 'item_id', type: int64(), windows: ['1d'] },
+    recent_items: { fn: 'last_k', column: 'item_id', type: int64(), k: 5, windows: ['1d'] },
+    avg_price: { fn: 'avg', column: 'price', type: float64(), windows: ['1d', '7d'] },
+    max_price: { fn: 'max', column: 'price', type: float64(), windows: ['7d'] },
+  },
+  description: 'What the user engaged with recently, over sliding windows of raw events.',
+  owner: OWNER,
+  tags: { team: 'recs', domain: 'ecommerce', cadence: 'streaming' },
 });
 
 export const priceAffinityView = onDemandFeatureView({

@@ -1,10 +1,17 @@
+import type { AggregationView } from './aggregation-view.js';
 import type { Entity } from './entity.js';
 import type { FeatureService } from './feature-service.js';
 import { type FeatureView, makeRefs } from './feature-view.js';
 import type { OnDemandFeatureView } from './on-demand-feature-view.js';
 import type { Source } from './source.js';
 
-export type Definition = Entity | Source | FeatureView | OnDemandFeatureView | FeatureService;
+export type Definition =
+  | Entity
+  | Source
+  | FeatureView
+  | AggregationView
+  | OnDemandFeatureView
+  | FeatureService;
 export type DefinitionKind = Definition['kind'];
 
 /** Plural collection names in a registry state, per kind. */
@@ -12,6 +19,7 @@ export const COLLECTIONS = {
   Entity: 'entities',
   Source: 'sources',
   FeatureView: 'featureViews',
+  AggregationView: 'aggregationViews',
   OnDemandFeatureView: 'onDemandFeatureViews',
   FeatureService: 'featureServices',
 } as const satisfies Record<DefinitionKind, string>;
@@ -25,6 +33,7 @@ export interface RegistryState {
   readonly entities: readonly Entity[];
   readonly sources: readonly Source[];
   readonly featureViews: readonly FeatureView[];
+  readonly aggregationViews: readonly AggregationView[];
   readonly onDemandFeatureViews: readonly OnDemandFeatureView[];
   readonly featureServices: readonly FeatureService[];
 }
@@ -34,6 +43,7 @@ export const emptyState = (project: string): RegistryState => ({
   entities: [],
   sources: [],
   featureViews: [],
+  aggregationViews: [],
   onDemandFeatureViews: [],
   featureServices: [],
 });
@@ -52,6 +62,7 @@ export function stateFromDefinitions(project: string, defs: readonly Definition[
     entities: pick('Entity'),
     sources: pick('Source'),
     featureViews: pick('FeatureView'),
+    aggregationViews: pick('AggregationView'),
     onDemandFeatureViews: pick('OnDemandFeatureView'),
     featureServices: pick('FeatureService'),
   };
@@ -62,6 +73,7 @@ export function allDefinitions(state: RegistryState): Definition[] {
     ...state.entities,
     ...state.sources,
     ...state.featureViews,
+    ...state.aggregationViews,
     ...state.onDemandFeatureViews,
     ...state.featureServices,
   ];
@@ -83,6 +95,7 @@ export function serializeState(state: RegistryState): Record<string, unknown> {
     entities: state.entities.map(serializeDefinition),
     sources: state.sources.map(serializeDefinition),
     featureViews: state.featureViews.map(serializeDefinition),
+    aggregationViews: state.aggregationViews.map(serializeDefinition),
     onDemandFeatureViews: state.onDemandFeatureViews.map(serializeDefinition),
     featureServices: state.featureServices.map(serializeDefinition),
   };
@@ -99,6 +112,7 @@ export function deserializeState(raw: unknown): RegistryState {
     entities: list('entities').map((d) => Object.freeze(d)) as unknown as Entity[],
     sources: list('sources').map((d) => Object.freeze(d)) as unknown as Source[],
     featureViews: list('featureViews').map(withRefs) as unknown as FeatureView[],
+    aggregationViews: list('aggregationViews').map(withRefs) as unknown as AggregationView[],
     onDemandFeatureViews: list('onDemandFeatureViews').map(withRefs) as unknown as OnDemandFeatureView[],
     featureServices: list('featureServices').map((d) => Object.freeze(d)) as unknown as FeatureService[],
   };

@@ -1,3 +1,4 @@
+export * from './aggregation-view.js';
 export * from './common.js';
 export * from './definition.js';
 export * from './entity.js';

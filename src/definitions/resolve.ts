@@ -1,4 +1,5 @@
 import { TesseraError } from '../core/errors.js';
+import type { AggregationView } from './aggregation-view.js';
 import type { RegistryState } from './definition.js';
 import type { Entity, JoinKey } from './entity.js';
 import type { Feature, FeatureView } from './feature-view.js';
@@ -14,6 +15,14 @@ export interface ViewSelection {
   readonly features: readonly Feature[];
 }
 
+/** An aggregation view with the features (aggregation × window) a request asks for. */
+export interface AggregationSelection {
+  readonly view: AggregationView;
+  readonly source: Source;
+  readonly joinKeys: readonly JoinKey[];
+  readonly features: readonly Feature[];
+}
+
 export interface OnDemandSelection {
   readonly view: OnDemandFeatureView;
   readonly features: readonly Feature[];
@@ -22,6 +31,7 @@ export interface OnDemandSelection {
 /** A request for features resolved against a registry state. */
 export interface ResolvedFeatures {
   readonly views: readonly ViewSelection[];
+  readonly aggregations: readonly AggregationSelection[];
   readonly onDemand: readonly OnDemandSelection[];
   /** Output column order, as `view:feature` references in request order. */
   readonly refs: readonly string[];
@@ -34,7 +44,7 @@ export function parseRef(ref: string): { view: string; feature: string } {
   return { view: ref.slice(0, i), feature: ref.slice(i + 1) };
 }
 
-export function joinKeysOf(state: RegistryState, view: FeatureView): JoinKey[] {
+export function joinKeysOf(state: RegistryState, view: FeatureView | AggregationView): JoinKey[] {
   return view.entities.flatMap((name) => requireEntity(state, name, view.name).joinKeys);
 }
 
@@ -78,6 +88,7 @@ export function resolveFeatures(
     });
   }
   const byView = new Map<string, Set<string>>();
+  const aggByView = new Map<string, Set<string>>();
   const odByView = new Map<string, Set<string>>();
   const outRefs: string[] = [];
   const add = (map: Map<string, Set<string>>, view: string, feature: string) => {
@@ -88,14 +99,15 @@ export function resolveFeatures(
   for (const ref of refs) {
     const { view, feature } = parseRef(ref);
     const fv = state.featureViews.find((v) => v.name === view);
-    const od = fv ? undefined : state.onDemandFeatureViews.find((v) => v.name === view);
-    const target = fv ?? od;
+    const av = fv ? undefined : state.aggregationViews.find((v) => v.name === view);
+    const od = fv || av ? undefined : state.onDemandFeatureViews.find((v) => v.name === view);
+    const target = fv ?? av ?? od;
     if (!target) {
       throw new TesseraError(
         `unknown feature view '${view}' in '${ref}'`,
         {
           field: 'features',
-          hint: `known views: ${[...state.featureViews, ...state.onDemandFeatureViews].map((v) => v.name).join(', ') || 'none'}`,
+          hint: `known views: ${[...state.featureViews, ...state.aggregationViews, ...state.onDemandFeatureViews].map((v) => v.name).join(', ') || 'none'}`,
         },
         'NOT_FOUND',
       );
@@ -115,9 +127,14 @@ export function resolveFeatures(
       const full = `${view}:${name}`;
       if (outRefs.includes(full)) continue;
       outRefs.push(full);
-      add(fv ? byView : odByView, view, name);
+      add(fv ? byView : av ? aggByView : odByView, view, name);
     }
-    if (od) for (const input of od.inputs) add(byView, parseRef(input).view, parseRef(input).feature);
+    if (od) {
+      for (const input of od.inputs) {
+        const { view: inView, feature } = parseRef(input);
+        add(state.aggregationViews.some((v) => v.name === inView) ? aggByView : byView, inView, feature);
+      }
+    }
   }
   const views: ViewSelection[] = [...byView].map(([name, feats]) => {
     const view = state.featureViews.find((v) => v.name === name);
@@ -132,11 +149,27 @@ export function resolveFeatures(
       features: view.features.filter((f) => feats.has(f.name)),
     };
   });
+  const aggregations: AggregationSelection[] = [...aggByView].map(([name, feats]) => {
+    const view = state.aggregationViews.find((v) => v.name === name) as AggregationView;
+    const source = state.sources.find((s) => s.name === view.source);
+    if (!source)
+      throw new TesseraError(
+        `aggregation view '${name}' uses unknown source '${view.source}'`,
+        {},
+        'NOT_FOUND',
+      );
+    return {
+      view,
+      source,
+      joinKeys: joinKeysOf(state, view),
+      features: view.features.filter((f) => feats.has(f.name)),
+    };
+  });
   const onDemand: OnDemandSelection[] = [...odByView].map(([name, feats]) => {
     const view = state.onDemandFeatureViews.find((v) => v.name === name) as OnDemandFeatureView;
     return { view, features: view.features.filter((f) => feats.has(f.name)) };
   });
-  return { views, onDemand, refs: outRefs };
+  return { views, aggregations, onDemand, refs: outRefs };
 }
 
 /** Output column name of a feature: `feature`, or `view__feature` with full feature names (as in Feast). */

@@ -1,4 +1,5 @@
 import { definitionError, type TesseraError } from '../core/errors.js';
+import type { AggregationView } from './aggregation-view.js';
 import { allDefinitions, type RegistryState } from './definition.js';
 import { type FeatureView, sourceColumn } from './feature-view.js';
 import { parseRef } from './resolve.js';
@@ -30,7 +31,7 @@ export function validateState(
   // Names are unique per kind; views and on-demand views also share one namespace (feature references).
   const seen = new Map<string, string>();
   for (const d of allDefinitions(state)) {
-    const ns = d.kind === 'OnDemandFeatureView' ? 'FeatureView' : d.kind;
+    const ns = d.kind === 'OnDemandFeatureView' || d.kind === 'AggregationView' ? 'FeatureView' : d.kind;
     const key = `${ns}/${d.name}`;
     if (seen.has(key)) fail(d.kind, d.name, `duplicate name '${d.name}' (also a ${seen.get(key)})`, 'name');
     seen.set(key, d.kind);
@@ -38,48 +39,45 @@ export function validateState(
 
   const entities = new Map(state.entities.map((e) => [e.name, e]));
   const sources = new Map(state.sources.map((s) => [s.name, s]));
-  const views = new Map(state.featureViews.map((v) => [v.name, v]));
+  const views = new Map<string, FeatureView | AggregationView>(
+    [...state.featureViews, ...state.aggregationViews].map((v) => [v.name, v]),
+  );
 
-  for (const v of state.featureViews) {
+  for (const v of [...state.featureViews, ...state.aggregationViews]) {
     const keyNames = new Set<string>();
     for (const e of v.entities) {
       const ent = entities.get(e);
       if (!ent) {
-        fail('FeatureView', v.name, `feature view '${v.name}' uses unknown entity '${e}'`, 'entities', {
+        fail(v.kind, v.name, `${what(v)} '${v.name}' uses unknown entity '${e}'`, 'entities', {
           hint: `known entities: ${[...entities.keys()].join(', ') || 'none'}`,
         });
         continue;
       }
       for (const k of ent.joinKeys) {
         if (keyNames.has(k.name))
-          fail(
-            'FeatureView',
-            v.name,
-            `join key '${k.name}' appears in two entities of '${v.name}'`,
-            'entities',
-          );
+          fail(v.kind, v.name, `join key '${k.name}' appears in two entities of '${v.name}'`, 'entities');
         keyNames.add(k.name);
       }
     }
     if (!sources.has(v.source)) {
-      fail('FeatureView', v.name, `feature view '${v.name}' uses unknown source '${v.source}'`, 'source', {
+      fail(v.kind, v.name, `${what(v)} '${v.name}' uses unknown source '${v.source}'`, 'source', {
         hint: `known sources: ${[...sources.keys()].join(', ') || 'none'}`,
       });
     }
     const names = new Set<string>();
     for (const f of v.features) {
       if (names.has(f.name))
-        fail('FeatureView', v.name, `duplicate feature '${f.name}' in '${v.name}'`, `schema.${f.name}`);
+        fail(v.kind, v.name, `duplicate feature '${f.name}' in '${v.name}'`, `schema.${f.name}`);
       if (keyNames.has(f.name))
         fail(
-          'FeatureView',
+          v.kind,
           v.name,
           `feature '${f.name}' of '${v.name}' has the name of a join key`,
           `schema.${f.name}`,
         );
       names.add(f.name);
     }
-    if (!Number.isFinite(v.ttlMs) || v.ttlMs < 0)
+    if (v.kind === 'FeatureView' && (!Number.isFinite(v.ttlMs) || v.ttlMs < 0))
       fail('FeatureView', v.name, `invalid ttl in '${v.name}'`, 'ttl', { expected: 'a duration ≥ 0' });
   }
 
@@ -144,6 +142,9 @@ export function validateState(
   return errors;
 }
 
+const what = (v: FeatureView | AggregationView): string =>
+  v.kind === 'FeatureView' ? 'feature view' : 'aggregation view';
+
 /** Columns of a source as read from the data. */
 export interface ColumnType {
   readonly name: string;
@@ -156,7 +157,7 @@ export interface ColumnType {
  */
 export function validateViewAgainstSource(
   state: RegistryState,
-  view: FeatureView,
+  view: FeatureView | AggregationView,
   source: Source,
   columns: readonly ColumnType[],
 ): TesseraError[] {
@@ -194,7 +195,46 @@ export function validateViewAgainstSource(
     for (const k of state.entities.find((x) => x.name === e)?.joinKeys ?? [])
       check(k.name, k.type, 'join key');
   }
-  for (const f of view.features) check(sourceColumn(f), f.type, `feature '${f.name}'`);
+  if (view.kind === 'FeatureView') {
+    for (const f of view.features) check(sourceColumn(f), f.type, `feature '${f.name}'`);
+  } else {
+    for (const a of view.aggregations) {
+      if (a.column !== undefined && a.inputType !== undefined)
+        check(a.column, a.inputType, `aggregation '${a.name}'`);
+    }
+    for (const c of view.where) {
+      const actual = byName.get(c.column);
+      if (actual === undefined) {
+        check(c.column, 'string', 'row filter');
+        continue;
+      }
+      const values = c.value === undefined ? [] : Array.isArray(c.value) ? c.value : [c.value];
+      const want = isCompatible('float64', actual)
+        ? 'number'
+        : isCompatible('bool', actual)
+          ? 'boolean'
+          : isCompatible('string', actual)
+            ? 'string'
+            : undefined;
+      const bad = values.find((v) => typeof v !== want);
+      if (want === undefined || bad !== undefined) {
+        errors.push(
+          definitionError(
+            `row filter on '${c.column}' of source '${source.name}' compares values of another type`,
+            {
+              file: where,
+              field: c.column,
+              expected:
+                want === undefined
+                  ? 'a numeric, boolean or string column'
+                  : `${want} values for a ${actual} column`,
+              actual: bad === undefined ? actual : JSON.stringify(bad),
+            },
+          ),
+        );
+      }
+    }
+  }
   return errors;
 }
 

@@ -1,8 +1,13 @@
 import { TesseraError } from '../core/errors.js';
+import { hopsOf } from '../definitions/aggregation-view.js';
 import type { RegistryState } from '../definitions/definition.js';
-import { resolveFeatures, type ViewSelection } from '../definitions/resolve.js';
+import { type AggregationSelection, resolveFeatures, type ViewSelection } from '../definitions/resolve.js';
 import type { OfflineStore, PullLatestRequest } from '../offline/offline-store.js';
 import type { OnlineColumns, OnlineRow, OnlineStore } from '../online/online-store.js';
+import { materializeAggregationView } from './materialize-aggregates.js';
+
+/** A feature view (latest rows) or an aggregation view (tiles) to materialize. */
+export type MaterializeSelection = ViewSelection | AggregationSelection;
 
 export interface MaterializeOptions {
   readonly state: RegistryState;
@@ -53,17 +58,21 @@ export async function materialize(opts: MaterializeOptions): Promise<Materialize
   return reports;
 }
 
-/** The views to materialize: all online views, or the named ones (which must exist and be online). */
-export function selectViews(state: RegistryState, names?: readonly string[]): ViewSelection[] {
-  const views = names ?? state.featureViews.filter((v) => v.online).map((v) => v.name);
+/**
+ * The views to materialize: all online feature and aggregation views, or the named ones (which must exist and
+ * be online).
+ */
+export function selectViews(state: RegistryState, names?: readonly string[]): MaterializeSelection[] {
+  const all = [...state.featureViews, ...state.aggregationViews];
+  const views = names ?? all.filter((v) => v.online).map((v) => v.name);
   return views.map((name) => {
-    const view = state.featureViews.find((v) => v.name === name);
+    const view = all.find((v) => v.name === name);
     if (!view) {
       throw new TesseraError(
         `unknown feature view '${name}'`,
         {
           field: 'views',
-          hint: `known views: ${state.featureViews.map((v) => v.name).join(', ') || 'none'}`,
+          hint: `known views: ${all.map((v) => v.name).join(', ') || 'none'}`,
         },
         'NOT_FOUND',
       );
@@ -75,17 +84,53 @@ export function selectViews(state: RegistryState, names?: readonly string[]): Vi
       });
     }
     const resolved = resolveFeatures(state, { features: [`${name}:*`] });
-    return resolved.views[0] as ViewSelection;
+    return (resolved.views[0] ?? resolved.aggregations[0]) as MaterializeSelection;
   });
+}
+
+/**
+ * Where an incremental run starts without a bookmark: end − ttl for a feature view with TTL (older rows would
+ * be served as expired anyway), the longest window plus a hop for an aggregation view, else the beginning.
+ */
+export function firstRunStartMs(selection: MaterializeSelection, endMs: number): number {
+  if (selection.view.kind === 'AggregationView') {
+    return endMs - Math.max(...hopsOf(selection.view).map((h) => h.longestWindowMs + h.hopMs));
+  }
+  return selection.view.ttlMs > 0 ? endMs - selection.view.ttlMs : 0;
 }
 
 export async function materializeView(
   opts: Pick<MaterializeOptions, 'state' | 'offline' | 'online' | 'chunkRows' | 'onProgress'>,
-  selection: ViewSelection,
+  selection: MaterializeSelection,
   startMs: number,
   endMs: number,
 ): Promise<MaterializeReport> {
   const started = performance.now();
+  if (selection.view.kind === 'AggregationView') {
+    const rows = await materializeAggregationView(
+      {
+        project: opts.state.project,
+        offline: opts.offline,
+        online: opts.online,
+        ...(opts.chunkRows !== undefined ? { chunkRows: opts.chunkRows } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      },
+      selection as AggregationSelection,
+      startMs,
+      endMs,
+    );
+    return { view: selection.view.name, startMs, endMs, rows, seconds: (performance.now() - started) / 1000 };
+  }
+  return materializeRows(opts, selection as ViewSelection, startMs, endMs, started);
+}
+
+async function materializeRows(
+  opts: Pick<MaterializeOptions, 'state' | 'offline' | 'online' | 'chunkRows' | 'onProgress'>,
+  selection: ViewSelection,
+  startMs: number,
+  endMs: number,
+  started: number,
+): Promise<MaterializeReport> {
   const ref = { project: opts.state.project, name: selection.view.name, ttlMs: selection.view.ttlMs };
   const request = {
     view: selection,

@@ -1,4 +1,4 @@
-import type { ViewSelection } from '../definitions/resolve.js';
+import type { AggregationSelection, ViewSelection } from '../definitions/resolve.js';
 import type { Source } from '../definitions/source.js';
 import type { OnlineRow } from '../online/online-store.js';
 
@@ -25,6 +25,13 @@ export interface OfflineStore {
    */
   pullLatest(request: PullLatestRequest): AsyncIterable<OnlineRow[]>;
 
+  /**
+   * The events of an aggregation view's source with event time in [startMs, endMs) that pass its row filter,
+   * ordered by entity then event time, in chunks of at most `chunkRows`: what batch materialization turns into
+   * tiles with the stream engine's own code.
+   */
+  pullEvents(request: PullEventsRequest): AsyncIterable<SourceEvent[]>;
+
   /** Column names and types of a source, read from the actual data (file footer, table catalog). */
   describeSource(source: Source): Promise<SourceColumn[]>;
 
@@ -50,6 +57,8 @@ export interface HistoricalRequest {
   /** Spine column holding the as-of time; default `event_timestamp` (as in Feast). */
   readonly timestampColumn?: string;
   readonly views: readonly ViewSelection[];
+  /** Windowed aggregations at each spine time (docs/semantics.md, "Windowed aggregations"). */
+  readonly aggregations?: readonly AggregationSelection[];
   /** Name feature columns `view__feature` instead of `feature`. */
   readonly fullFeatureNames?: boolean;
   readonly onProgress?: (p: { phase: string; done: number; total: number }) => void;
@@ -72,6 +81,20 @@ export interface PullLatestRequest {
   readonly startMs: number;
   readonly endMs: number;
   readonly chunkRows?: number;
+}
+
+export interface PullEventsRequest {
+  readonly view: AggregationSelection;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly chunkRows?: number;
+}
+
+/** One source event: its entity, event time (epoch ms) and the columns aggregations read, by column name. */
+export interface SourceEvent {
+  readonly entityKey: string;
+  readonly ts: number;
+  readonly values: Readonly<Record<string, unknown>>;
 }
 
 export interface SourceColumn {

@@ -1,3 +1,5 @@
+import { TesseraError } from '../core/errors.js';
+
 /**
  * The contract every online store implements (SQLite embedded, Redis, …).
  *
@@ -33,8 +35,29 @@ export interface OnlineStore {
    */
   read(requests: readonly OnlineReadRequest[]): Promise<(StoredRow | null)[][]>;
 
-  /** Removes every stored row of a view (used when a view is removed or re-created incompatibly). */
+  /** Removes every stored row and tile of a view (used when a view is removed or re-created incompatibly). */
   deleteView(view: OnlineViewRef): Promise<void>;
+
+  /**
+   * Stores tiles of an aggregation view (docs/semantics.md, "Windowed aggregations"): opaque values per
+   * (view, entity, hop, tile start), each replacing the stored one. A tile past its `expiresAt` is never read
+   * back and may be dropped; one written already expired is not stored.
+   *
+   * With `commit`, the write is also an exactly-once checkpoint of a stream consumer: atomically, every
+   * partition's stored next offset must equal `expected` (null: none stored yet), and then the tiles and the
+   * new offsets are stored together. On any mismatch nothing is written and the call fails with a
+   * `TesseraError` of code `CONFLICT` (another worker has moved the partition on: reload and resume).
+   */
+  writeTiles(view: OnlineViewRef, tiles: readonly TileWrite[], commit?: OffsetCommit): Promise<void>;
+
+  /**
+   * For each request and each of its entities, the live tiles of one hop whose start is in [fromStart,
+   * toStart], ascending by start, in one round trip for all requests.
+   */
+  readTiles(requests: readonly TileReadRequest[]): Promise<StoredTile[][][]>;
+
+  /** The next offset to consume per partition id, as last committed by `writeTiles` for this consumer. */
+  readOffsets(consumer: string): Promise<Map<string, number>>;
 
   close(): Promise<void>;
 }
@@ -145,6 +168,65 @@ function valuesBuilder(features: readonly OnlineColumn[]): ValuesBuilder {
   }
   return build;
 }
+
+/** One tile to store: the encoded partial aggregates of an entity's events in [start, start + hopMs). */
+export interface TileWrite {
+  readonly entityKey: string;
+  readonly hopMs: number;
+  /** Tile start, epoch ms, a multiple of `hopMs`. */
+  readonly start: number;
+  readonly value: Uint8Array;
+  /** Epoch ms after which the tile is no longer read (past the longest window that uses it). */
+  readonly expiresAt: number;
+}
+
+export interface StoredTile {
+  readonly start: number;
+  readonly value: Uint8Array;
+}
+
+export interface TileReadRequest {
+  readonly view: OnlineViewRef;
+  readonly entityKeys: readonly string[];
+  readonly hopMs: number;
+  readonly fromStart: number;
+  readonly toStart: number;
+}
+
+/**
+ * A stream consumer's checkpoint, stored with the tiles it covers. `partition` ids are the consumer's own
+ * (`topic/3`); offsets are the next offset to consume.
+ */
+export interface OffsetCommit {
+  readonly consumer: string;
+  readonly offsets: readonly {
+    readonly partition: string;
+    readonly expected: number | null;
+    readonly next: number;
+  }[];
+}
+
+/** The error `writeTiles` fails with when a partition's stored offset is not the expected one. */
+export function staleOffset(
+  consumer: string,
+  partition: string,
+  expected: number | null,
+  stored: number | null,
+): TesseraError {
+  return new TesseraError(
+    `stream checkpoint of '${consumer}' is stale for partition ${partition}`,
+    {
+      field: partition,
+      expected: expected === null ? 'no stored offset' : `next offset ${expected}`,
+      actual: stored === null ? 'no stored offset' : `next offset ${stored}`,
+      hint: 'another worker committed this partition since it was loaded: reload its state and resume from the stored offset',
+    },
+    'CONFLICT',
+  );
+}
+
+/** Most tiles one read may cover per entity and hop: a window spans at most this many hops. */
+export const MAX_TILES_PER_READ = 2_000;
 
 export interface OnlineReadRequest {
   readonly view: OnlineViewRef;

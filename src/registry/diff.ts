@@ -83,6 +83,7 @@ const KIND_ORDER: readonly DefinitionKind[] = [
   'Entity',
   'Source',
   'FeatureView',
+  'AggregationView',
   'OnDemandFeatureView',
   'FeatureService',
 ];
@@ -253,7 +254,7 @@ interface Use {
   readonly feature: string;
 }
 
-type ViewLike = Extract<Definition, { kind: 'FeatureView' | 'OnDemandFeatureView' }>;
+type ViewLike = Extract<Definition, { kind: 'FeatureView' | 'AggregationView' | 'OnDemandFeatureView' }>;
 
 function findBreaking(current: RegistryState, desired: RegistryState): BreakingChange[] {
   const out: BreakingChange[] = [];
@@ -270,10 +271,17 @@ function findBreaking(current: RegistryState, desired: RegistryState): BreakingC
       ),
     ].sort();
   const desiredViews = new Map<string, ViewLike>(
-    [...desired.featureViews, ...desired.onDemandFeatureViews].map((v) => [v.name, v]),
+    [...desired.featureViews, ...desired.aggregationViews, ...desired.onDemandFeatureViews].map((v) => [
+      v.name,
+      v,
+    ]),
   );
 
-  for (const view of [...current.featureViews, ...current.onDemandFeatureViews]) {
+  for (const view of [
+    ...current.featureViews,
+    ...current.aggregationViews,
+    ...current.onDemandFeatureViews,
+  ]) {
     const next = desiredViews.get(view.name);
     const base = { kind: view.kind, name: view.name };
     if (next === undefined) {
@@ -312,11 +320,13 @@ function findBreaking(current: RegistryState, desired: RegistryState): BreakingC
     }
   }
 
-  for (const fv of current.featureViews) {
-    const next = desired.featureViews.find((v) => v.name === fv.name);
+  for (const fv of [...current.featureViews, ...current.aggregationViews]) {
+    const next = [...desired.featureViews, ...desired.aggregationViews].find(
+      (v) => v.name === fv.name && v.kind === fv.kind,
+    );
     if (next !== undefined && !same(fv.entities, next.entities)) {
       out.push({
-        kind: 'FeatureView',
+        kind: fv.kind,
         name: fv.name,
         code: 'entities-changed',
         message: `feature view '${fv.name}' changes entities [${fv.entities.join(', ')}] -> [${next.entities.join(', ')}]; its stored rows are keyed by the old entities`,
@@ -330,9 +340,14 @@ function findBreaking(current: RegistryState, desired: RegistryState): BreakingC
     if (next !== undefined && !same(e.joinKeys, next.joinKeys)) {
       const usedBy = [
         ...new Set(
-          [...current.featureViews, ...desired.featureViews]
+          [
+            ...current.featureViews,
+            ...desired.featureViews,
+            ...current.aggregationViews,
+            ...desired.aggregationViews,
+          ]
             .filter((v) => v.entities.includes(e.name))
-            .map((v) => objectKey('FeatureView', v.name)),
+            .map((v) => objectKey(v.kind, v.name)),
         ),
       ].sort();
       out.push({
@@ -364,6 +379,10 @@ function usesOf(...states: RegistryState[]): Use[] {
 }
 
 const label = (kind: DefinitionKind): string =>
-  kind === 'FeatureView' ? 'feature view' : 'on-demand feature view';
+  kind === 'FeatureView'
+    ? 'feature view'
+    : kind === 'AggregationView'
+      ? 'aggregation view'
+      : 'on-demand feature view';
 const keysText = (keys: readonly { name: string; type: string }[]): string =>
   `(${keys.map((k) => `${k.name}: ${k.type}`).join(', ')})`;

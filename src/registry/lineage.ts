@@ -49,7 +49,11 @@ export function lineageGraph(state: RegistryState): LineageGraph {
   }));
   const ids = new Set(nodes.map((n) => n.id));
   const viewId = (name: string): string | undefined =>
-    [objectKey('FeatureView', name), objectKey('OnDemandFeatureView', name)].find((id) => ids.has(id));
+    [
+      objectKey('FeatureView', name),
+      objectKey('AggregationView', name),
+      objectKey('OnDemandFeatureView', name),
+    ].find((id) => ids.has(id));
 
   const edges = new Map<
     string,
@@ -66,8 +70,8 @@ export function lineageGraph(state: RegistryState): LineageGraph {
     if (feature !== undefined) e.features.add(feature);
   };
 
-  for (const fv of state.featureViews) {
-    const id = objectKey('FeatureView', fv.name);
+  for (const fv of [...state.featureViews, ...state.aggregationViews]) {
+    const id = objectKey(fv.kind, fv.name);
     add(objectKey('Source', fv.source), id, 'source');
     for (const e of fv.entities) add(objectKey('Entity', e), id, 'entity');
   }

@@ -2,6 +2,11 @@ import type { Document } from 'yaml';
 import { z } from 'zod';
 import { TesseraError } from '../core/errors.js';
 import { firstIssue, parseYaml, yamlLine } from '../core/yaml.js';
+import {
+  type AggregationFunction,
+  aggregationView,
+  type RowCondition,
+} from '../definitions/aggregation-view.js';
 import type { Definition } from '../definitions/definition.js';
 import { entity } from '../definitions/entity.js';
 import { featureService } from '../definitions/feature-service.js';
@@ -16,6 +21,7 @@ const meta = {
   tags: z.record(z.string(), z.string()).optional(),
 };
 const typeMap = z.record(z.string(), z.string());
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
 const fileSchema = z
   .object({
@@ -48,6 +54,46 @@ const fileSchema = z
             schema: typeMap,
             columns: z.record(z.string(), z.string()).optional(),
             ttl: z.union([z.string(), z.literal(0)]).optional(),
+            online: z.boolean().optional(),
+            offline: z.boolean().optional(),
+            ...meta,
+          })
+          .strict(),
+      )
+      .default([]),
+    aggregation_views: z
+      .array(
+        z
+          .object({
+            name: z.string(),
+            entities: z.array(z.string()),
+            source: z.string(),
+            aggregations: z.record(
+              z.string(),
+              z
+                .object({
+                  fn: z.string(),
+                  column: z.string().optional(),
+                  type: z.string().optional(),
+                  windows: z.array(z.string()),
+                  k: z.number().int().optional(),
+                  max_distinct: z.number().int().optional(),
+                })
+                .strict(),
+            ),
+            hops: z.record(z.string(), z.string()).optional(),
+            where: z
+              .array(
+                z
+                  .object({
+                    column: z.string(),
+                    op: z.string(),
+                    value: z.union([scalar, z.array(scalar)]).optional(),
+                  })
+                  .strict(),
+              )
+              .optional(),
+            allowed_lateness: z.union([z.string(), z.literal(0)]).optional(),
             online: z.boolean().optional(),
             offline: z.boolean().optional(),
             ...meta,
@@ -175,6 +221,47 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
           schema,
           ...(v.columns !== undefined ? { columns: v.columns } : {}),
           ...(v.ttl !== undefined ? { ttl: v.ttl } : {}),
+          ...(v.online !== undefined ? { online: v.online } : {}),
+          ...(v.offline !== undefined ? { offline: v.offline } : {}),
+          ...metaOf(v),
+        }),
+      ),
+    );
+  });
+  f.aggregation_views.forEach((v, i) => {
+    const path = ['aggregation_views', i];
+    const aggregations = Object.fromEntries(
+      Object.entries(v.aggregations).map(([name, a]) => {
+        const type =
+          a.type === undefined
+            ? undefined
+            : at([...path, 'aggregations', name, 'type'], () => ({
+                kind: 'FieldType',
+                type: parseValueType(a.type as string),
+              }));
+        return [
+          name,
+          {
+            fn: a.fn as AggregationFunction,
+            windows: a.windows,
+            ...(a.column !== undefined ? { column: a.column } : {}),
+            ...(type !== undefined ? { type: type as FieldType<ScalarType> } : {}),
+            ...(a.k !== undefined ? { k: a.k } : {}),
+            ...(a.max_distinct !== undefined ? { maxDistinct: a.max_distinct } : {}),
+          },
+        ];
+      }),
+    );
+    out.push(
+      at(path, () =>
+        aggregationView({
+          name: v.name,
+          entities: v.entities,
+          source: v.source,
+          aggregations,
+          ...(v.hops !== undefined ? { hops: v.hops } : {}),
+          ...(v.where !== undefined ? { where: v.where as RowCondition[] } : {}),
+          ...(v.allowed_lateness !== undefined ? { allowedLateness: v.allowed_lateness } : {}),
           ...(v.online !== undefined ? { online: v.online } : {}),
           ...(v.offline !== undefined ? { offline: v.offline } : {}),
           ...metaOf(v),

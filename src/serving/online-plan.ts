@@ -1,3 +1,4 @@
+import { type TilePlan, tilePlan } from '../aggregation/tiles.js';
 import { TesseraError } from '../core/errors.js';
 import type { RegistryState } from '../definitions/definition.js';
 import type { JoinKey } from '../definitions/entity.js';
@@ -19,6 +20,10 @@ export interface ViewReadPlan {
    * monomorphic, where reading by a variable name costs a megamorphic lookup per value.
    */
   readonly pick: (values: Readonly<Record<string, unknown>>) => unknown[];
+  /** For an aggregation view: how its window values are computed from tiles (docs/semantics.md). */
+  readonly aggregation?: TilePlan;
+  /** Every feature read from this view (outputs and on-demand inputs). */
+  readonly wanted: ReadonlySet<string>;
 }
 
 export interface FeatureOutput {
@@ -40,6 +45,12 @@ export interface OnDemandPlan {
 /** A resolved, compiled online request: what to read, in which order to output it. */
 export interface OnlinePlan {
   readonly views: readonly ViewReadPlan[];
+  /** True when some view is an aggregation view (read from tiles rather than rows). */
+  readonly aggregates: boolean;
+  /** The row reads of a request whose entity keys per view are `keys` (all views are row views). */
+  readonly rowReads: (
+    keys: readonly (readonly string[])[],
+  ) => { view: OnlineViewRef; entityKeys: readonly string[] }[];
   readonly onDemand: readonly OnDemandPlan[];
   /** Join keys output first (as Feast does), in first-seen order. */
   readonly joinKeyColumns: readonly string[];
@@ -81,7 +92,7 @@ export function compileOnlinePlan(
     fallback: Object.hasOwn(fallbacks, ref) ? fallbacks[ref] : null,
   });
 
-  const views: ViewReadPlan[] = resolved.views.map((sel) => {
+  const views: ViewReadPlan[] = [...resolved.views, ...resolved.aggregations].map((sel) => {
     const outputs = sel.features
       .filter((f) => requested.has(`${sel.view.name}:${f.name}`))
       .map((f) => {
@@ -89,11 +100,18 @@ export function compileOnlinePlan(
         return { feature: f.name, column: outputColumn(ref, fullFeatureNames), ...fb(ref) };
       });
     return {
-      ref: { project: state.project, name: sel.view.name, ttlMs: sel.view.ttlMs },
+      // Aggregation views have no TTL: their windows bound what they cover.
+      ref: {
+        project: state.project,
+        name: sel.view.name,
+        ttlMs: sel.view.kind === 'FeatureView' ? sel.view.ttlMs : 0,
+      },
       joinKeys: sel.joinKeys,
       outputs,
       inputOnly: sel.features.filter((f) => !requested.has(`${sel.view.name}:${f.name}`)).map((f) => f.name),
       pick: picker(outputs.map((o) => o.feature)),
+      wanted: new Set(sel.features.map((f) => f.name)),
+      ...(sel.view.kind === 'AggregationView' ? { aggregation: tilePlan(sel.view) } : {}),
     };
   });
 
@@ -163,6 +181,8 @@ export function compileOnlinePlan(
   );
   return {
     views,
+    aggregates: views.some((v) => v.aggregation !== undefined),
+    rowReads: (keys) => views.map((v, i) => ({ view: v.ref, entityKeys: keys[i] ?? [] })),
     onDemand,
     joinKeyColumns,
     featureNames,

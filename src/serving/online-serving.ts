@@ -1,9 +1,11 @@
+import { readAggregates } from '../aggregation/read-aggregates.js';
+import type { TilePlan } from '../aggregation/tiles.js';
 import { encodeEntityKey } from '../core/entity-key.js';
 import { TesseraError } from '../core/errors.js';
 import type { RegistryState } from '../definitions/definition.js';
 import type { OnDemandFeatureView, TransformFn } from '../definitions/on-demand-feature-view.js';
 import type { OnlineStore, StoredRow } from '../online/online-store.js';
-import { compileOnlinePlan, type FeatureOutput, type OnlinePlan } from './online-plan.js';
+import { compileOnlinePlan, type FeatureOutput, type OnlinePlan, type ViewReadPlan } from './online-plan.js';
 import type { FeatureStatus, OnlineFeaturesRequest, OnlineFeaturesResult } from './types.js';
 
 export interface OnlineServingOptions {
@@ -85,13 +87,15 @@ export class OnlineServing {
       }),
     );
     const warnings: string[] = [];
+    const now = (request.now ?? new Date()).getTime();
     const stored = await this.readWithDeadline(
       plan,
       keys,
+      now,
       request.deadlineMs ?? this.opts.deadlineMs,
       warnings,
     );
-    return assemble(plan, rows, stored, (request.now ?? new Date()).getTime(), warnings);
+    return assemble(plan, rows, stored, now, warnings);
   }
 
   /**
@@ -143,13 +147,12 @@ export class OnlineServing {
   private async readWithDeadline(
     plan: OnlinePlan,
     keys: string[][],
+    now: number,
     deadlineMs: number | undefined,
     warnings: string[],
   ): Promise<(StoredRow | null)[][] | undefined> {
     if (plan.views.length === 0) return [];
-    const read = this.opts.store.read(
-      plan.views.map((v, i) => ({ view: v.ref, entityKeys: keys[i] as string[] })),
-    );
+    const read = plan.aggregates ? this.readAll(plan, keys, now) : this.opts.store.read(plan.rowReads(keys));
     if (deadlineMs === undefined) return read;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<typeof DEADLINE>((resolve) => {
@@ -166,6 +169,42 @@ export class OnlineServing {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Rows of feature views and window values of aggregation views, read concurrently (pipelined on Redis). */
+  private async readAll(plan: OnlinePlan, keys: string[][], now: number): Promise<(StoredRow | null)[][]> {
+    const rowViews: number[] = [];
+    const aggViews: number[] = [];
+    plan.views.forEach((v, i) => {
+      (v.aggregation === undefined ? rowViews : aggViews).push(i);
+    });
+    const [rows, aggregates] = await Promise.all([
+      rowViews.length === 0
+        ? []
+        : this.opts.store.read(
+            rowViews.map((i) => ({
+              view: (plan.views[i] as ViewReadPlan).ref,
+              entityKeys: keys[i] as string[],
+            })),
+          ),
+      readAggregates(
+        this.opts.store,
+        aggViews.map((i) => {
+          const v = plan.views[i] as ViewReadPlan;
+          return { ref: v.ref, plan: v.aggregation as TilePlan, features: v.wanted };
+        }),
+        aggViews.map((i) => keys[i] as string[]),
+        now,
+      ),
+    ]);
+    const out: (StoredRow | null)[][] = new Array(plan.views.length);
+    rowViews.forEach((v, j) => {
+      out[v] = rows[j] as (StoredRow | null)[];
+    });
+    aggViews.forEach((v, j) => {
+      out[v] = aggregates[j] as StoredRow[];
+    });
+    return out;
   }
 }
 

@@ -503,6 +503,156 @@ export function runOnlineStoreConformance(
         }
       }
     });
+
+    describe('tiles and stream checkpoints', () => {
+      const HOP = 60_000;
+      const bytes = (text: string) => new TextEncoder().encode(text);
+      const text = (v: Uint8Array) => new TextDecoder().decode(v);
+      const far = () => Date.now() + 3_600_000;
+      const tile = (entityKey: string, start: number, value: string, hopMs = HOP, expiresAt = far()) => ({
+        entityKey,
+        hopMs,
+        start,
+        value: bytes(value),
+        expiresAt,
+      });
+
+      it('stores tiles per (entity, hop, start), replaces them, and reads a start range in order', async () => {
+        const store = await open();
+        const view = viewOf(project(), 'clicks');
+        const t0 = 1_700_000_000_000 - (1_700_000_000_000 % (5 * HOP)); // a multiple of both hops
+        await store.writeTiles(view, [
+          tile('a', t0, 'a0'),
+          tile('a', t0 + HOP, 'a1'),
+          tile('a', t0 + 3 * HOP, 'a3'),
+          tile('a', t0, 'a0-h5', 5 * HOP),
+          tile('b', t0 + HOP, 'b1'),
+        ]);
+        await store.writeTiles(view, [tile('a', t0 + HOP, 'a1-v2')]);
+        const [perEntity, otherHop] = await store.readTiles([
+          { view, entityKeys: ['a', 'b', 'missing'], hopMs: HOP, fromStart: t0, toStart: t0 + 3 * HOP },
+          { view, entityKeys: ['a'], hopMs: 5 * HOP, fromStart: t0, toStart: t0 + 10 * HOP },
+        ]);
+        expect(perEntity?.map((tiles) => tiles.map((t) => [t.start - t0, text(t.value)]))).toEqual([
+          [
+            [0, 'a0'],
+            [HOP, 'a1-v2'],
+            [3 * HOP, 'a3'],
+          ],
+          [[HOP, 'b1']],
+          [],
+        ]);
+        expect(otherHop?.[0]?.map((t) => text(t.value))).toEqual(['a0-h5']);
+        const narrow = await store.readTiles([
+          { view, entityKeys: ['a'], hopMs: HOP, fromStart: t0 + HOP, toStart: t0 + 2 * HOP },
+        ]);
+        expect(narrow[0]?.[0]?.map((t) => t.start - t0)).toEqual([HOP]);
+      });
+
+      it('does not return expired tiles, and does not store tiles written already expired', async () => {
+        const store = await open();
+        const view = viewOf(project(), 'clicks');
+        const soon = Date.now() + 300;
+        await store.writeTiles(view, [
+          tile('a', 0, 'short', HOP, soon),
+          tile('a', HOP, 'gone', HOP, Date.now() - 1),
+        ]);
+        const read = async () =>
+          (
+            await store.readTiles([{ view, entityKeys: ['a'], hopMs: HOP, fromStart: 0, toStart: HOP }])
+          )[0]?.[0]?.map((t) => text(t.value));
+        expect(await read()).toEqual(['short']);
+        await sleepUntil(soon + 50);
+        expect(await read()).toEqual([]);
+      });
+
+      it("deleteView removes the view's tiles too", async () => {
+        const store = await open();
+        const p = project();
+        const view = viewOf(p, 'clicks');
+        const other = viewOf(p, 'other');
+        await store.writeTiles(view, [tile('a', 0, 'x')]);
+        await store.writeTiles(other, [tile('a', 0, 'y')]);
+        await store.deleteView(view);
+        const [[mine], [theirs]] = (await store.readTiles([
+          { view, entityKeys: ['a'], hopMs: HOP, fromStart: 0, toStart: 0 },
+          { view: other, entityKeys: ['a'], hopMs: HOP, fromStart: 0, toStart: 0 },
+        ])) as [[unknown[]], [unknown[]]];
+        expect(mine).toEqual([]);
+        expect(theirs).toHaveLength(1);
+      });
+
+      it('commits offsets with tiles atomically, and rejects a stale checkpoint without writing anything', async () => {
+        const store = await open();
+        const view = viewOf(project(), 'clicks');
+        const consumer = `${view.project}/worker`;
+        expect(await store.readOffsets(consumer)).toEqual(new Map());
+        await store.writeTiles(view, [tile('a', 0, 'v1')], {
+          consumer,
+          offsets: [
+            { partition: 'clicks/0', expected: null, next: 10 },
+            { partition: 'clicks/1', expected: null, next: 5 },
+          ],
+        });
+        expect(await store.readOffsets(consumer)).toEqual(
+          new Map([
+            ['clicks/0', 10],
+            ['clicks/1', 5],
+          ]),
+        );
+        await store.writeTiles(view, [tile('a', 0, 'v2')], {
+          consumer,
+          offsets: [{ partition: 'clicks/0', expected: 10, next: 25 }],
+        });
+        // A zombie worker that loaded partition 0 at offset 10 tries to commit: nothing of it lands.
+        const stale = store.writeTiles(view, [tile('a', 0, 'zombie'), tile('z', 0, 'zombie')], {
+          consumer,
+          offsets: [
+            { partition: 'clicks/1', expected: 5, next: 6 },
+            { partition: 'clicks/0', expected: 10, next: 30 },
+          ],
+        });
+        await expect(stale).rejects.toMatchObject({ code: 'CONFLICT' });
+        // A first commit for a partition that already has one is stale too.
+        await expect(
+          store.writeTiles(view, [tile('a', 0, 'zombie')], {
+            consumer,
+            offsets: [{ partition: 'clicks/1', expected: null, next: 1 }],
+          }),
+        ).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await store.readOffsets(consumer)).toEqual(
+          new Map([
+            ['clicks/0', 25],
+            ['clicks/1', 5],
+          ]),
+        );
+        const [[a, z]] = (await store.readTiles([
+          { view, entityKeys: ['a', 'z'], hopMs: HOP, fromStart: 0, toStart: 0 },
+        ])) as [[{ value: Uint8Array }[], unknown[]]];
+        expect(a.map((t) => text(t.value))).toEqual(['v2']);
+        expect(z).toEqual([]);
+        // Consumers are independent.
+        expect(await store.readOffsets(`${consumer}-other`)).toEqual(new Map());
+      });
+
+      it('handles large batches: thousands of tiles in one checkpointed write and one read', async () => {
+        const store = await open();
+        const view = viewOf(project(), 'clicks');
+        const tiles = Array.from({ length: 5000 }, (_, i) =>
+          tile(`e${i % 500}`, Math.floor(i / 500) * HOP, `v${i}`),
+        );
+        await store.writeTiles(view, tiles, {
+          consumer: `${view.project}/w`,
+          offsets: [{ partition: 't/0', expected: null, next: 5000 }],
+        });
+        const keys = Array.from({ length: 500 }, (_, i) => `e${i}`);
+        const [perEntity] = await store.readTiles([
+          { view, entityKeys: keys, hopMs: HOP, fromStart: 0, toStart: 9 * HOP },
+        ]);
+        expect(perEntity?.every((t) => t.length === 10)).toBe(true);
+        expect(text(perEntity?.[7]?.[3]?.value as Uint8Array)).toBe('v1507');
+      });
+    });
   });
 }
 

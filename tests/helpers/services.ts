@@ -16,3 +16,9 @@ function required(name: string, what: string): string {
 
 export const redisUrl = (): string => required('TESSERA_TEST_REDIS_URL', 'Redis');
 export const postgresUrl = (): string => required('TESSERA_TEST_PG_URL', 'PostgreSQL');
+/** The Kafka bootstrap brokers (`host:port`) of the broker that `scripts/services.sh start kafka` runs. */
+export const kafkaBrokers = (): string[] =>
+  required('TESSERA_TEST_KAFKA_BROKERS', 'Kafka')
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');

@@ -43,6 +43,7 @@ describe('tessera CLI', () => {
     const list = tessera('list', 'views', '--json');
     expect((list.json as { definitions: { name: string }[] }).definitions.map((d) => d.name)).toEqual([
       'item_stats',
+      'user_engagement',
       'user_profile',
       'user_stats',
     ]);
@@ -75,6 +76,7 @@ describe('tessera CLI', () => {
     expect(mat.code, mat.stderr).toBe(0);
     expect((mat.json as { view: string; rows: number }[]).map((r) => r.view).sort()).toEqual([
       'item_stats',
+      'user_engagement',
       'user_profile',
       'user_stats',
     ]);

@@ -9,6 +9,7 @@ import { priceAffinity } from '../../examples/ecommerce/transforms.js';
 import { FeatureStore } from '../../src/feature-store.js';
 import { initRepo } from '../../src/repo/init-repo.js';
 import { buildServer } from '../../src/server/http-server.js';
+import { sameAggregate } from '../helpers/aggregation-reference.js';
 import { postgresUrl, redisUrl } from '../helpers/services.js';
 
 /** The latest user_stats row per user in [start, end), straight from the Parquet files: an independent oracle. */
@@ -78,12 +79,13 @@ describe.each(backends)('end to end on $name', ({ config }) => {
       await client.end();
     }
     await store?.online.deleteView({ project: 'ecommerce', name: 'user_stats', ttlMs: 0 });
+    await store?.online.deleteView({ project: 'ecommerce', name: 'user_engagement', ttlMs: 0 });
     await store?.close();
   });
 
   it('applies the repo, records a version, and a second apply is a no-op', async () => {
     const plan = await store.plan();
-    expect(plan.changes.filter((c) => c.change === 'added')).toHaveLength(10);
+    expect(plan.changes.filter((c) => c.change === 'added')).toHaveLength(12);
     const { result } = await store.apply({ message: 'first' });
     expect(result.version).toBe(1);
     const again = await store.apply({});
@@ -152,6 +154,43 @@ describe.each(backends)('end to end on $name', ({ config }) => {
       expect(r.rows[i]?.['views_7d']).toBe(fresh ? expected.views_7d : null);
       expect(r.eventTimestamps[i]?.[1]?.getTime()).toBe(expected.event_ts);
     });
+  });
+
+  it('serves windowed aggregations exactly as the training set computes them at the same instant', async () => {
+    const report = await store.materialize({
+      start: new Date(0),
+      end: new Date(Date.now() + 1),
+      views: ['user_engagement'],
+    });
+    expect(report[0]?.rows).toBeGreaterThan(0);
+    const now = new Date();
+    const users = Array.from({ length: 150 }, (_, i) => i + 1);
+    const online = await store.getOnlineFeatures({
+      features: ['user_engagement:*'],
+      entities: users.map((user_id) => ({ user_id })),
+      now,
+    });
+    const training = await store.getHistoricalFeatures({
+      spine: { kind: 'rows', rows: users.map((user_id) => ({ user_id, event_timestamp: now })) },
+      features: ['user_engagement:*'],
+    });
+    const offline = await training.rows();
+    await training.close();
+    const names = online.featureNames.filter((n) => n !== 'user_id');
+    expect(names).toHaveLength(7);
+    let nonEmpty = 0;
+    users.forEach((_, i) => {
+      for (const n of names) {
+        const want = offline[i]?.[n];
+        const got = online.rows[i]?.[n];
+        expect(
+          sameAggregate(typeof want === 'bigint' ? Number(want) : want, got),
+          `user ${users[i]} ${n}`,
+        ).toBe(true);
+      }
+      if ((online.rows[i]?.['engagements_1d'] as number) > 0) nonEmpty++;
+    });
+    expect(nonEmpty).toBeGreaterThan(0);
   });
 
   it('answers Feast clients over HTTP with the feature server shape', async () => {

@@ -465,6 +465,7 @@ describe('ecommerce example definitions', () => {
       .map((d) => [key(d), serializeDefinition(d)] as const)
       .sort(([a], [b]) => a.localeCompare(b));
     expect(fromTs.map(([k]) => k)).toEqual([
+      'AggregationView/user_engagement',
       'Entity/item',
       'Entity/user',
       'FeatureService/ranker_v1',
@@ -472,6 +473,7 @@ describe('ecommerce example definitions', () => {
       'FeatureView/user_profile',
       'FeatureView/user_stats',
       'OnDemandFeatureView/price_affinity',
+      'Source/events_source',
       'Source/item_stats_source',
       'Source/user_stats_source',
       'Source/users_source',

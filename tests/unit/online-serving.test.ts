@@ -28,6 +28,13 @@ class MemoryStore implements OnlineStore {
     return requests.map((q) => q.entityKeys.map((k) => this.rows.get(`${q.view.name}/${k}`) ?? null));
   }
   async deleteView() {}
+  async writeTiles() {}
+  async readTiles(requests: readonly { entityKeys: readonly string[] }[]) {
+    return requests.map((r) => r.entityKeys.map(() => []));
+  }
+  async readOffsets() {
+    return new Map<string, number>();
+  }
   async close() {}
 }
 

@@ -83,19 +83,21 @@ export function registerRepoCommands(program: Command): void {
   program
     .command('list')
     .description('list registered definitions')
-    .argument('[kind]', 'entities | sources | views | on-demand | services (default: all)')
+    .argument('[kind]', 'entities | sources | views | aggregations | on-demand | services (default: all)')
     .action(
       action(async (kind: string | undefined, _o: unknown, cmd: Command) => {
         const g = cmd.optsWithGlobals<GlobalOptions>();
         const store = await open(g);
         try {
           const state = store.currentState();
-          const kinds: Record<string, string> = {
-            entities: 'Entity',
-            sources: 'Source',
-            views: 'FeatureView',
-            'on-demand': 'OnDemandFeatureView',
-            services: 'FeatureService',
+          // `views` lists feature and aggregation views (both are read as view:feature); `aggregations` only the latter.
+          const kinds: Record<string, readonly string[]> = {
+            entities: ['Entity'],
+            sources: ['Source'],
+            views: ['FeatureView', 'AggregationView'],
+            aggregations: ['AggregationView'],
+            'on-demand': ['OnDemandFeatureView'],
+            services: ['FeatureService'],
           };
           if (kind !== undefined && !(kind in kinds)) {
             throw new TesseraError(`unknown kind '${kind}'`, {
@@ -103,7 +105,9 @@ export function registerRepoCommands(program: Command): void {
               expected: Object.keys(kinds).join(', '),
             });
           }
-          const defs = allDefinitions(state).filter((d) => kind === undefined || d.kind === kinds[kind]);
+          const defs = allDefinitions(state)
+            .filter((d) => kind === undefined || kinds[kind]?.includes(d.kind))
+            .sort((a, b) => (kind === undefined ? 0 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
           const rows = defs.map((d) => ({
             kind: d.kind,
             name: d.name,
@@ -230,6 +234,8 @@ function summarize(d: ReturnType<typeof allDefinitions>[number]): string {
       return d.type === 'postgres' ? `postgres ${d.table ?? 'query'}` : `${d.type} ${d.path}`;
     case 'FeatureView':
       return `${d.features.length} features, entities ${d.entities.join('+')}, ${d.ttlMs > 0 ? `ttl ${formatDuration(d.ttlMs)}` : 'no ttl'}${d.online ? '' : ', offline only'}`;
+    case 'AggregationView':
+      return `${d.features.length} features (${d.aggregations.length} aggregations), entities ${d.entities.join('+')}${d.online ? '' : ', offline only'}`;
     case 'OnDemandFeatureView':
       return `${d.features.length} features from ${d.inputs.join(', ') || 'request'}`;
     case 'FeatureService':

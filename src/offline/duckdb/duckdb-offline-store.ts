@@ -1,8 +1,9 @@
 import { type DuckDBConnection, DuckDBInstance, DuckDBTypeId, type JS } from '@duckdb/node-api';
 import { encodeEntityKey } from '../../core/entity-key.js';
 import { TesseraError } from '../../core/errors.js';
+import type { JoinKey } from '../../definitions/entity.js';
 import { sourceColumn } from '../../definitions/feature-view.js';
-import type { ViewSelection } from '../../definitions/resolve.js';
+import type { AggregationSelection, ViewSelection } from '../../definitions/resolve.js';
 import type { Source } from '../../definitions/source.js';
 import {
   type OnlineColumn,
@@ -15,10 +16,13 @@ import type {
   HistoricalResult,
   OfflineStore,
   OfflineWriter,
+  PullEventsRequest,
   PullLatestRequest,
   SourceColumn,
   SourceContext,
+  SourceEvent,
 } from '../offline-store.js';
+import { aggregationTable, compileAggregationJoin, lookbackMs, rowFilterSql } from './aggregation-sql.js';
 import { DuckDbHistoricalResult } from './historical-result.js';
 import { appendToParquetSource, writeParquetAtomically } from './lake-writer.js';
 import {
@@ -31,12 +35,14 @@ import {
   type PitStrategy,
   type PitView,
   type SourceScan,
+  spineKeyColumns,
   type TimeRange,
+  timeRangeFilter,
 } from './point-in-time-sql.js';
 import { connectionUrl, describePostgres, importPostgres } from './postgres-import.js';
 import { fileRelation } from './source-relation.js';
 import { describeTable, loadSpine } from './spine.js';
-import { keySqlType, quoteIdent } from './sql.js';
+import { keySqlType, quoteIdent, timestamptzLiteral } from './sql.js';
 import {
   copyInt64Keys,
   copyMillis,
@@ -113,21 +119,26 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
 
   async getHistoricalFeatures(request: HistoricalRequest): Promise<HistoricalResult> {
     const timestampColumn = request.timestampColumn ?? 'event_timestamp';
-    const total = request.views.length + 2;
+    const aggregations = request.aggregations ?? [];
+    const total = request.views.length + aggregations.length + 2;
     const progress = (phase: string, done: number) => request.onProgress?.({ phase, done, total });
     const connection = await this.connect();
     try {
       progress('spine', 0);
-      const allKeys = request.views.flatMap((v) => v.joinKeys);
+      const allKeys = [...request.views, ...aggregations].flatMap((v) => v.joinKeys);
       const spine = await loadSpine(connection, request.spine, this.ctx.repoPath, SPINE_TABLE, {
         timestampColumn,
         joinKeys: allKeys.filter((k, i) => allKeys.findIndex((o) => o.name === k.name) === i),
       });
-      const outputs = outputNames(request.views, spine.columns, request.fullFeatureNames ?? false);
+      const outputs = outputNames(
+        [...request.views, ...aggregations],
+        spine.columns,
+        request.fullFeatureNames ?? false,
+      );
       const keysPlan = {
         spineTable: SPINE_TABLE,
         timestampColumn,
-        views: request.views.map((v) => ({ joinKeys: joinKeysOf(v) })),
+        views: [...request.views, ...aggregations].map((v) => ({ joinKeys: sqlJoinKeys(v.joinKeys) })),
       };
       await runWithSpineContext(connection, compileSpineKeys(keysPlan), spine.label);
       const range = await spineRange(connection);
@@ -140,7 +151,7 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
             : range.minUs - BigInt(selection.view.ttlMs) * 1000n;
         const scan = await this.prepareScan(
           connection,
-          selection,
+          scanRequestOf(selection),
           i,
           lowerUs,
           range?.maxUs,
@@ -160,14 +171,45 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
         spineColumns: spine.columns,
         timestampColumn,
         views,
+        aggregationOutputs: aggregations.map((_, a) => outputs[request.views.length + a] as string[]),
         resultTable: RESULT_TABLE,
         strategy: this.options.strategy ?? 'asof',
       };
+      const aliases = spineKeyColumns(keysPlan);
+      for (const [a, selection] of aggregations.entries()) {
+        progress(`aggregation:${selection.view.name}`, request.views.length + a + 1);
+        const outs = aggregationOutputsOf(selection, outputs[request.views.length + a] as string[]);
+        const joinKeys = sqlJoinKeys(selection.joinKeys);
+        const lookback = BigInt(lookbackMs({ outputs: outs })) * 1000n;
+        const scan = await this.prepareScan(
+          connection,
+          aggregationScanRequest(selection),
+          request.views.length + a,
+          range === undefined ? undefined : range.minUs - lookback,
+          range?.maxUs,
+          range === undefined,
+        );
+        const sql = compileAggregationJoin(
+          {
+            ...scan,
+            where: selection.view.where,
+            outputs: outs,
+            spineKeyAliases: joinKeys.map(
+              (k) => aliases.find((o) => o.name === k.name && o.sqlType === k.sqlType)?.alias as string,
+            ),
+          },
+          a,
+          range,
+        );
+        await runWithSpineContext(connection, sql, spine.label);
+      }
       for (const [step, statement] of compilePointInTime(plan, range).entries()) {
-        progress(statement.phase, step + 1);
+        progress(statement.phase, aggregations.length + step + 1);
         await runWithSpineContext(connection, statement.sql, spine.label);
       }
       for (const sql of compileCleanup(plan)) await connection.run(sql);
+      for (const [a] of aggregations.entries())
+        await connection.run(`DROP TABLE IF EXISTS ${aggregationTable(a)}`);
       progress('done', total);
       const columns = await describeTable(connection, quoteIdent(RESULT_TABLE));
       const count = await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdent(RESULT_TABLE)}`);
@@ -187,19 +229,20 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
    */
   private async prepareScan(
     connection: DuckDBConnection,
-    selection: ViewSelection,
+    selection: ScanRequest,
     index: number,
     lowerUs: bigint | undefined,
     upperUs: bigint | undefined,
     empty = false,
   ): Promise<SourceScan> {
     const { source } = selection;
-    const joinKeys = joinKeysOf(selection);
+    const joinKeys = sqlJoinKeys(selection.joinKeys);
     const needed = [
       ...joinKeys.map((k) => k.name),
       source.timestampField,
       ...(source.createdTimestampField === undefined ? [] : [source.createdTimestampField]),
-      ...selection.features.map(sourceColumn),
+      ...selection.columns,
+      ...selection.extraColumns,
     ].filter((c, i, all) => all.indexOf(c) === i);
     let relation: string;
     let present: SourceColumn[];
@@ -226,7 +269,7 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
       const c = present.find((p) => p.name === name);
       if (!c) {
         throw new TesseraError(
-          `source '${source.name}' (view '${selection.view.name}') has no column '${name}'`,
+          `source '${source.name}' (view '${selection.name}') has no column '${name}'`,
           { field: name, hint: `columns present: ${present.map((p) => p.name).join(', ')}` },
           'SCHEMA_MISMATCH',
         );
@@ -234,9 +277,9 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
       return c.type;
     };
     for (const c of needed) typeOf(c);
-    const featureColumns = selection.features.map(sourceColumn).filter((c, i, all) => all.indexOf(c) === i);
+    const featureColumns = selection.columns.filter((c, i, all) => all.indexOf(c) === i);
     return {
-      name: selection.view.name,
+      name: selection.name,
       relation,
       joinKeys,
       timestampField: source.timestampField,
@@ -295,7 +338,7 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
     if (endUs <= startUs) return;
     const connection = await this.connect();
     try {
-      const scan = await this.prepareScan(connection, selection, 0, startUs, endUs);
+      const scan = await this.prepareScan(connection, scanRequestOf(selection), 0, startUs, endUs);
       const result = await connection.stream(compileLatest({ ...scan, startUs, endUs }));
       const nKeys = scan.joinKeys.length;
       // Feature name → index of its source column among the scan's columns (f0…).
@@ -420,6 +463,84 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
     }
   }
 
+  /**
+   * Events of an aggregation view in [startMs, endMs), filtered and ordered by entity key columns then time
+   * (see the contract). Values are converted like materialized values: int64 beyond ±2^53 fails.
+   */
+  async *pullEvents(request: PullEventsRequest): AsyncIterable<SourceEvent[]> {
+    const { view: selection } = request;
+    const chunkRows = Math.max(1, Math.trunc(request.chunkRows ?? DEFAULT_CHUNK_ROWS));
+    const startUs = BigInt(Math.floor(request.startMs)) * 1000n;
+    const endUs = BigInt(Math.floor(request.endMs)) * 1000n;
+    if (!(endUs > startUs)) return;
+    const connection = await this.connect();
+    try {
+      // Row-filter columns are read too: the caller applies the filter again with the stream engine's code.
+      const base = aggregationScanRequest(selection);
+      const scanRequest = { ...base, columns: [...base.columns, ...base.extraColumns] };
+      const scan = await this.prepareScan(connection, scanRequest, 0, startUs, endUs);
+      const ts = `CAST(${quoteIdent(scan.timestampField)} AS TIMESTAMPTZ)`;
+      const keys = scan.joinKeys.map((k, j) => `CAST(${quoteIdent(k.name)} AS ${k.sqlType}) AS __k${j}`);
+      const columns = scan.columns.map((c, m) => `${quoteIdent(c.name)} AS __c${m}`);
+      const sql = [
+        `SELECT ${[...keys, `epoch_ms(${ts}) AS __e`, ...columns].join(', ')}`,
+        `FROM ${scan.relation}`,
+        `WHERE ${[
+          timeRangeFilter(scan, startUs, endUs),
+          `${ts} >= ${timestamptzLiteral(startUs)}`,
+          `${ts} < ${timestamptzLiteral(endUs)}`,
+          ...scan.joinKeys.map((k) => `${quoteIdent(k.name)} IS NOT NULL`),
+          rowFilterSql(selection.view.where),
+        ].join(' AND ')}`,
+        `ORDER BY ${[...scan.joinKeys.map((_, j) => `__k${j}`), '__e'].join(', ')}`,
+      ].join('\n');
+      const result = await connection.stream(sql);
+      const nKeys = scan.joinKeys.length;
+      let out: SourceEvent[] = [];
+      const keyRow: Record<string, JS> = {};
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (chunk === null || chunk.rowCount === 0) break;
+        const keyValues = Array.from({ length: nKeys }, (_, j) => chunk.convertColumnValues(j, keyJs));
+        const times = chunk.convertColumnValues(nKeys, strictJs);
+        const values = scan.columns.map((c, m) => {
+          try {
+            return chunk.convertColumnValues(nKeys + 1 + m, strictJs);
+          } catch (e) {
+            if (e instanceof UnsafeIntegerError) {
+              throw new TesseraError(
+                `source '${selection.source.name}' column '${c.name}' has an int64 value JavaScript cannot hold exactly`,
+                { field: c.name, actual: e.value.toString(), hint: 'values must be within ±2^53 - 1' },
+                'SCHEMA_MISMATCH',
+              );
+            }
+            throw e;
+          }
+        });
+        for (let r = 0; r < chunk.rowCount; r++) {
+          for (let j = 0; j < nKeys; j++)
+            keyRow[(scan.joinKeys[j] as { name: string }).name] = keyValues[j]?.[r] ?? null;
+          const row: Record<string, unknown> = {};
+          scan.columns.forEach((c, m) => {
+            row[c.name] = values[m]?.[r] ?? null;
+          });
+          out.push({
+            entityKey: encodeEntityKey(selection.joinKeys, keyRow),
+            ts: Number(times[r]),
+            values: row,
+          });
+          if (out.length === chunkRows) {
+            yield out;
+            out = [];
+          }
+        }
+      }
+      if (out.length > 0) yield out;
+    } finally {
+      this.release(connection);
+    }
+  }
+
   async describeSource(source: Source): Promise<SourceColumn[]> {
     if (source.type === 'postgres')
       return describePostgres(source, connectionUrl(source, this.ctx.connections));
@@ -442,8 +563,46 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
 }
 
 /** Join keys with the DuckDB type both sides are cast to. */
-const joinKeysOf = (v: ViewSelection) =>
-  v.joinKeys.map((k) => ({ name: k.name, sqlType: keySqlType(k.type) }));
+const sqlJoinKeys = (keys: readonly JoinKey[]) =>
+  keys.map((k) => ({ name: k.name, sqlType: keySqlType(k.type) }));
+
+/** What to read from one source: the view's name (for errors), keys, value columns and other needed columns. */
+interface ScanRequest {
+  readonly name: string;
+  readonly source: Source;
+  readonly joinKeys: readonly JoinKey[];
+  /** Value columns, in output order; they become the scan's `columns`. */
+  readonly columns: readonly string[];
+  /** Columns only checked for presence (row-filter columns). */
+  readonly extraColumns: readonly string[];
+}
+
+const scanRequestOf = (v: ViewSelection): ScanRequest => ({
+  name: v.view.name,
+  source: v.source,
+  joinKeys: v.joinKeys,
+  columns: v.features.map(sourceColumn),
+  extraColumns: [],
+});
+
+const aggregationScanRequest = (v: AggregationSelection): ScanRequest => ({
+  name: v.view.name,
+  source: v.source,
+  joinKeys: v.joinKeys,
+  columns: v.view.aggregations.flatMap((a) => (a.column === undefined ? [] : [a.column])),
+  extraColumns: v.view.where.map((c) => c.column),
+});
+
+/** The selected features of an aggregation view as (aggregation, window, output column). */
+function aggregationOutputsOf(selection: AggregationSelection, names: readonly string[]) {
+  return selection.features.map((f, n) => {
+    for (const aggregation of selection.view.aggregations) {
+      const window = aggregation.windows.find((w) => `${aggregation.name}_${w.label}` === f.name);
+      if (window) return { aggregation, window, output: names[n] as string };
+    }
+    throw new Error(`internal: feature ${f.name} is not an aggregation of ${selection.view.name}`);
+  });
+}
 
 async function describeFileSource(
   connection: DuckDBConnection,
@@ -495,7 +654,10 @@ async function runWithSpineContext(connection: DuckDBConnection, sql: string, la
  * a name used twice, or equal to a spine column, since one of the values would be silently lost.
  */
 export function outputNames(
-  views: readonly ViewSelection[],
+  views: readonly {
+    readonly view: { readonly name: string };
+    readonly features: readonly { name: string }[];
+  }[],
   spineColumns: readonly SourceColumn[],
   fullFeatureNames: boolean,
 ): string[][] {

@@ -45,6 +45,8 @@ export interface PitPlan {
   readonly spineColumns: readonly { readonly name: string; readonly type: string }[];
   readonly timestampColumn: string;
   readonly views: readonly PitView[];
+  /** Output column names of each aggregation view, whose values are in `__tessera_agg_{i}` (aggregation-sql.ts). */
+  readonly aggregationOutputs?: readonly (readonly string[])[];
   readonly resultTable: string;
   readonly strategy: PitStrategy;
 }
@@ -279,6 +281,12 @@ export function compileAssemble(plan: PitPlan): string {
     joins.push(`LEFT JOIN ${viewTable(i)} v${i} ON v${i}.__rid = sp.rowid`);
     v.features.forEach((f, n) => {
       cols.push(`v${i}.__out${n} AS ${quoteIdent(f.output)}`);
+    });
+  });
+  (plan.aggregationOutputs ?? []).forEach((outputs, i) => {
+    joins.push(`LEFT JOIN __tessera_agg_${i} a${i} ON a${i}.__rid = sp.rowid`);
+    outputs.forEach((name, n) => {
+      cols.push(`a${i}.__out${n} AS ${quoteIdent(name)}`);
     });
   });
   return [

@@ -5,12 +5,18 @@ import { ByteSink, columnsEncoding, decodeValues } from '../codec.js';
 import {
   DEFAULT_RETENTION_MS,
   isNewerOrEqual,
+  MAX_TILES_PER_READ,
+  type OffsetCommit,
   type OnlineColumns,
   type OnlineReadRequest,
   type OnlineRow,
   type OnlineStore,
   type OnlineViewRef,
   type StoredRow,
+  type StoredTile,
+  staleOffset,
+  type TileReadRequest,
+  type TileWrite,
 } from '../online-store.js';
 
 /** Options of {@link RedisOnlineStore}: give `url` (the store owns the connection) or `client` (you do). */
@@ -99,6 +105,44 @@ return n
 `;
 const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
 
+/*
+ * Tiles of aggregation views: `<view prefix>{<entity key>}:<hop ms>:<start ms>` → one string per tile, with
+ * PXAT at the tile's expiry, so tiles past the longest window vanish on their own and a read of a window is one
+ * MGET of the tile keys it can cover. Same hash tag as the entity's rows. Stream checkpoints live in one hash
+ * per consumer, `<prefix>:__offsets__:<consumer>`, field = partition id, value = next offset.
+ *
+ * Checkpointed tile write, atomically (exactly-once effect of a stream batch):
+ *   KEYS[1]   the consumer's offsets hash; KEYS[2..] the tile keys
+ *   ARGV[1]   number of partitions p; then p × (partition, expected next offset or '' for none, new next offset);
+ *             then per tile key (expiresAt ms, value)
+ * Every expected offset is checked before anything is written; a mismatch writes nothing and fails with STALE.
+ */
+const COMMIT_SCRIPT = `
+local p = tonumber(ARGV[1])
+local a = 2
+for i = 1, p do
+  local cur = redis.call('HGET', KEYS[1], ARGV[a])
+  local want = ARGV[a + 1]
+  if (want == '' and cur) or (want ~= '' and cur ~= want) then
+    return redis.error_reply('STALE ' .. ARGV[a] .. ' ' .. tostring(cur))
+  end
+  a = a + 3
+end
+for k = 2, #KEYS do
+  redis.call('SET', KEYS[k], ARGV[a + 1], 'PXAT', ARGV[a])
+  a = a + 2
+end
+a = 2
+for i = 1, p do
+  redis.call('HSET', KEYS[1], ARGV[a], ARGV[a + 2])
+  a = a + 3
+end
+return #KEYS - 1
+`;
+const COMMIT_SCRIPT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex');
+/** Tile SETs per pipeline chunk when no checkpoint is involved. */
+const TILE_PIPELINE = 1000;
+
 /**
  * Online store on Redis (≥ 6.2, single node): the low-latency serving choice. Reads answer any number of views
  * and entities with one MGET; writes run a Lua script that keeps the newest row per key, several hundred rows
@@ -131,7 +175,7 @@ export class RedisOnlineStore implements OnlineStore {
    * ioredis has long copied it out.
    */
   readonly #sinks: ByteSink[] = [];
-  #scriptLoad: Promise<unknown> | undefined;
+  readonly #scriptLoads = new Map<string, Promise<unknown>>();
 
   constructor(options: RedisOnlineStoreOptions) {
     const prefix = options.keyPrefix ?? 'tsr';
@@ -310,6 +354,111 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
+  async writeTiles(view: OnlineViewRef, tiles: readonly TileWrite[], commit?: OffsetCommit): Promise<void> {
+    const now = Date.now();
+    const live = tiles.filter((t) => t.expiresAt > now);
+    const viewPrefix = this.#viewPrefix(view);
+    const keyOf = (t: TileWrite) => `${viewPrefix}${t.entityKey}}:${t.hopMs}:${t.start}`;
+    if (commit === undefined) {
+      try {
+        for (let i = 0; i < live.length; i += TILE_PIPELINE) {
+          const pipeline = this.#client.pipeline();
+          for (const t of live.slice(i, i + TILE_PIPELINE)) {
+            pipeline.set(
+              keyOf(t),
+              Buffer.from(t.value.buffer, t.value.byteOffset, t.value.byteLength),
+              'PXAT',
+              Math.ceil(t.expiresAt),
+            );
+          }
+          for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+        }
+      } catch (e) {
+        throw backendError('tile write', e);
+      }
+      return;
+    }
+    const args: (string | Buffer)[] = [String(commit.offsets.length)];
+    for (const o of commit.offsets)
+      args.push(o.partition, o.expected === null ? '' : String(o.expected), String(o.next));
+    const keys = [this.#offsetsKey(commit.consumer)];
+    for (const t of live) {
+      keys.push(keyOf(t));
+      args.push(
+        String(Math.ceil(t.expiresAt)),
+        Buffer.from(t.value.buffer, t.value.byteOffset, t.value.byteLength),
+      );
+    }
+    try {
+      await this.#evalScript(COMMIT_SCRIPT, COMMIT_SCRIPT_SHA, keys, args);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const stale = /STALE (\S+) (\S+)/.exec(message);
+      if (stale) {
+        const partition = stale[1] as string;
+        const stored = stale[2] === 'false' ? null : Number(stale[2]);
+        const expected = commit.offsets.find((o) => o.partition === partition)?.expected ?? null;
+        throw staleOffset(commit.consumer, partition, expected, stored);
+      }
+      throw backendError('checkpointed tile write', e);
+    }
+  }
+
+  async readTiles(requests: readonly TileReadRequest[]): Promise<StoredTile[][][]> {
+    const keys: string[] = [];
+    const starts: number[] = [];
+    for (const r of requests) {
+      const viewPrefix = this.#viewPrefix(r.view);
+      const first = Math.ceil(r.fromStart / r.hopMs) * r.hopMs;
+      const count = Math.floor((r.toStart - first) / r.hopMs) + 1;
+      if (count > MAX_TILES_PER_READ) {
+        throw new TesseraError(`a tile read of '${r.view.name}' covers ${count} tiles per entity`, {
+          field: 'hopMs',
+          expected: `at most ${MAX_TILES_PER_READ}`,
+        });
+      }
+      for (const entityKey of r.entityKeys) {
+        for (let start = first; start <= r.toStart; start += r.hopMs) {
+          keys.push(`${viewPrefix}${entityKey}}:${r.hopMs}:${start}`);
+          starts.push(start);
+        }
+      }
+    }
+    let values: (Buffer | null)[] = [];
+    if (keys.length > 0) {
+      try {
+        values = await this.#client.mgetBuffer(keys);
+      } catch (e) {
+        throw backendError('tile read', e);
+      }
+    }
+    let k = 0;
+    return requests.map((r) => {
+      const first = Math.ceil(r.fromStart / r.hopMs) * r.hopMs;
+      return r.entityKeys.map(() => {
+        const tiles: StoredTile[] = [];
+        for (let start = first; start <= r.toStart; start += r.hopMs, k++) {
+          const v = values[k];
+          if (v !== null && v !== undefined) tiles.push({ start: starts[k] as number, value: v });
+        }
+        return tiles;
+      });
+    });
+  }
+
+  async readOffsets(consumer: string): Promise<Map<string, number>> {
+    try {
+      const raw = await this.#client.hgetall(this.#offsetsKey(consumer));
+      return new Map(Object.entries(raw).map(([p, o]) => [p, Number(o)]));
+    } catch (e) {
+      throw backendError('offset read', e);
+    }
+  }
+
+  #offsetsKey(consumer: string): string {
+    return `${this.#prefix}:__offsets__:${encodeName(consumer)}`;
+  }
+
   async close(): Promise<void> {
     if (this.#ownsClient && this.#client.status !== 'end') await this.#client.quit();
   }
@@ -343,21 +492,32 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   async #evalWrite(keys: string[], ttlPlusRetention: string, values: Buffer): Promise<void> {
-    const args: (string | Buffer)[] = [...keys, ttlPlusRetention, values];
     try {
-      await this.#client.evalsha(WRITE_SCRIPT_SHA, keys.length, ...args);
+      await this.#evalScript(WRITE_SCRIPT, WRITE_SCRIPT_SHA, keys, [ttlPlusRetention, values]);
     } catch (e) {
-      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw backendError('write', e);
-      // First use on this server, or its script cache was flushed: load once (shared by concurrent calls).
-      this.#scriptLoad ??= this.#client.script('LOAD', WRITE_SCRIPT).finally(() => {
-        this.#scriptLoad = undefined;
-      });
-      try {
-        await this.#scriptLoad;
-        await this.#client.evalsha(WRITE_SCRIPT_SHA, keys.length, ...args);
-      } catch (e2) {
-        throw backendError('write', e2);
+      throw backendError('write', e);
+    }
+  }
+
+  /** EVALSHA, loading the script first when the server does not have it (first use, or a flushed cache). */
+  async #evalScript(
+    script: string,
+    sha: string,
+    keys: string[],
+    args: (string | Buffer)[],
+  ): Promise<unknown> {
+    try {
+      return await this.#client.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (e) {
+      if (!(e instanceof Error) || !e.message.startsWith('NOSCRIPT')) throw e;
+      // Shared by concurrent calls, per script.
+      let load = this.#scriptLoads.get(sha);
+      if (load === undefined) {
+        load = this.#client.script('LOAD', script).finally(() => this.#scriptLoads.delete(sha));
+        this.#scriptLoads.set(sha, load);
       }
+      await load;
+      return await this.#client.evalsha(sha, keys.length, ...keys, ...args);
     }
   }
 }

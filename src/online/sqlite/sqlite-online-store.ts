@@ -4,12 +4,17 @@ import { ByteSink, columnsEncoding, decodeValues, encodeValues } from '../codec.
 import {
   DEFAULT_RETENTION_MS,
   expiresAt,
+  type OffsetCommit,
   type OnlineColumns,
   type OnlineReadRequest,
   type OnlineRow,
   type OnlineStore,
   type OnlineViewRef,
   type StoredRow,
+  type StoredTile,
+  staleOffset,
+  type TileReadRequest,
+  type TileWrite,
 } from '../online-store.js';
 
 /** Options of {@link SqliteOnlineStore}. */
@@ -53,6 +58,22 @@ CREATE TABLE IF NOT EXISTS tessera_online_rows (
 );
 CREATE INDEX IF NOT EXISTS tessera_online_rows_expiry ON tessera_online_rows (expire_at)
   WHERE expire_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS tessera_online_tiles (
+  view_id INTEGER NOT NULL,
+  entity_key TEXT NOT NULL,
+  hop INTEGER NOT NULL,
+  start INTEGER NOT NULL,
+  expire_at INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (view_id, entity_key, hop, start)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tessera_online_tiles_expiry ON tessera_online_tiles (expire_at);
+CREATE TABLE IF NOT EXISTS tessera_stream_offsets (
+  consumer TEXT NOT NULL,
+  partition TEXT NOT NULL,
+  next_offset INTEGER NOT NULL,
+  PRIMARY KEY (consumer, partition)
+);
 `;
 
 // The WHERE on DO UPDATE is the contract's ordering rule; an expired row (a row the Redis store would already
@@ -107,7 +128,9 @@ export class SqliteOnlineStore implements OnlineStore {
   readonly #insertView: Database.Statement<[string, string]>;
   readonly #deleteRows: Database.Statement<[number]>;
   readonly #purge: Database.Statement<[number, number]>;
+  readonly #tiles: TileStatements;
   #rowsSincePurge = 0;
+  #tilesSincePurge = 0;
 
   constructor(options: SqliteOnlineStoreOptions) {
     this.#retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
@@ -145,6 +168,36 @@ export class SqliteOnlineStore implements OnlineStore {
       `DELETE FROM tessera_online_rows WHERE rowid IN (
          SELECT rowid FROM tessera_online_rows WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?)`,
     );
+    this.#tiles = {
+      upsert: db.prepare(
+        `INSERT INTO tessera_online_tiles (view_id, entity_key, hop, start, expire_at, payload) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (view_id, entity_key, hop, start) DO UPDATE SET expire_at = excluded.expire_at, payload = excluded.payload`,
+      ),
+      read: db
+        .prepare(
+          `SELECT start, payload FROM tessera_online_tiles
+           WHERE view_id = ? AND entity_key = ? AND hop = ? AND start >= ? AND start <= ? AND expire_at > ?
+           ORDER BY start`,
+        )
+        .raw(true),
+      deleteView: db.prepare('DELETE FROM tessera_online_tiles WHERE view_id = ?'),
+      purge: db.prepare(
+        `DELETE FROM tessera_online_tiles WHERE (view_id, entity_key, hop, start) IN (
+           SELECT view_id, entity_key, hop, start FROM tessera_online_tiles WHERE expire_at <= ? LIMIT ?)`,
+      ),
+      offset: db
+        .prepare<[string, string], number>(
+          'SELECT next_offset FROM tessera_stream_offsets WHERE consumer = ? AND partition = ?',
+        )
+        .pluck(),
+      offsets: db
+        .prepare('SELECT partition, next_offset FROM tessera_stream_offsets WHERE consumer = ?')
+        .raw(true),
+      setOffset: db.prepare(
+        `INSERT INTO tessera_stream_offsets (consumer, partition, next_offset) VALUES (?, ?, ?)
+         ON CONFLICT (consumer, partition) DO UPDATE SET next_offset = excluded.next_offset`,
+      ),
+    };
   }
 
   async write(view: OnlineViewRef, rows: readonly OnlineRow[]): Promise<void> {
@@ -254,7 +307,62 @@ export class SqliteOnlineStore implements OnlineStore {
 
   async deleteView(view: OnlineViewRef): Promise<void> {
     const viewId = this.#viewId(view, false);
-    if (viewId !== undefined) this.#deleteRows.run(viewId);
+    if (viewId !== undefined) {
+      this.#db.transaction(() => {
+        this.#deleteRows.run(viewId);
+        this.#tiles.deleteView.run(viewId);
+      })();
+    }
+  }
+
+  async writeTiles(view: OnlineViewRef, tiles: readonly TileWrite[], commit?: OffsetCommit): Promise<void> {
+    const viewId = this.#viewId(view, true) as number;
+    const now = Date.now();
+    const t = this.#tiles;
+    // IMMEDIATE: the offset check and the writes happen under the write lock, so two workers cannot both pass
+    // the check (a deferred transaction would only take the lock at its first write).
+    this.#db
+      .transaction(() => {
+        if (commit !== undefined) {
+          for (const o of commit.offsets) {
+            const stored = t.offset.get(commit.consumer, o.partition) ?? null;
+            if (stored !== o.expected) throw staleOffset(commit.consumer, o.partition, o.expected, stored);
+          }
+        }
+        for (const tile of tiles) {
+          if (tile.expiresAt <= now) continue;
+          t.upsert.run(viewId, tile.entityKey, tile.hopMs, tile.start, tile.expiresAt, tile.value);
+        }
+        if (commit !== undefined) {
+          for (const o of commit.offsets) t.setOffset.run(commit.consumer, o.partition, o.next);
+        }
+        this.#tilesSincePurge += tiles.length;
+        if (this.#tilesSincePurge >= PURGE_EVERY_ROWS) {
+          t.purge.run(now, this.#tilesSincePurge);
+          this.#tilesSincePurge = 0;
+        }
+      })
+      .immediate();
+  }
+
+  async readTiles(requests: readonly TileReadRequest[]): Promise<StoredTile[][][]> {
+    const now = Date.now();
+    return requests.map((r) => {
+      const viewId = this.#viewId(r.view, false);
+      return r.entityKeys.map((entityKey) => {
+        if (viewId === undefined) return [];
+        const raw = this.#tiles.read.all(viewId, entityKey, r.hopMs, r.fromStart, r.toStart, now) as [
+          number,
+          Buffer,
+        ][];
+        return raw.map(([start, value]) => ({ start, value }));
+      });
+    });
+  }
+
+  async readOffsets(consumer: string): Promise<Map<string, number>> {
+    const rows = this.#tiles.offsets.all(consumer) as [string, number][];
+    return new Map(rows);
   }
 
   async close(): Promise<void> {
@@ -289,6 +397,16 @@ export class SqliteOnlineStore implements OnlineStore {
     }
     return st;
   }
+}
+
+interface TileStatements {
+  readonly upsert: Database.Statement;
+  readonly read: Database.Statement;
+  readonly deleteView: Database.Statement<[number]>;
+  readonly purge: Database.Statement<[number, number]>;
+  readonly offset: Database.Statement<[string, string], number>;
+  readonly offsets: Database.Statement<[string]>;
+  readonly setOffset: Database.Statement<[string, string, number]>;
 }
 
 const arityFor = (n: number): number => (n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n)));

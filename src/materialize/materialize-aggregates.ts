@@ -58,7 +58,7 @@ export async function materializeAggregationView(
   const pending: TileWrite[] = [];
   const flushWrites = async (force: boolean) => {
     while (pending.length >= TILES_PER_WRITE || (force && pending.length > 0)) {
-      await opts.online.writeTiles(ref, pending.splice(0, TILES_PER_WRITE));
+      await opts.online.writeTiles([{ view: ref, tiles: pending.splice(0, TILES_PER_WRITE) }]);
     }
   };
   let entity: string | undefined;

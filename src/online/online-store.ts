@@ -39,16 +39,16 @@ export interface OnlineStore {
   deleteView(view: OnlineViewRef): Promise<void>;
 
   /**
-   * Stores tiles of an aggregation view (docs/semantics.md, "Windowed aggregations"): opaque values per
+   * Stores tiles of aggregation views (docs/semantics.md, "Windowed aggregations"): opaque values per
    * (view, entity, hop, tile start), each replacing the stored one. A tile past its `expiresAt` is never read
    * back and may be dropped; one written already expired is not stored.
    *
    * With `commit`, the write is also an exactly-once checkpoint of a stream consumer: atomically, every
-   * partition's stored next offset must equal `expected` (null: none stored yet), and then the tiles and the
-   * new offsets are stored together. On any mismatch nothing is written and the call fails with a
+   * partition's stored next offset must equal `expected` (null: none stored yet), and then the tiles of every
+   * batch and the new checkpoints (offset and meta) are stored together. On any mismatch nothing is written and the call fails with a
    * `TesseraError` of code `CONFLICT` (another worker has moved the partition on: reload and resume).
    */
-  writeTiles(view: OnlineViewRef, tiles: readonly TileWrite[], commit?: OffsetCommit): Promise<void>;
+  writeTiles(batches: readonly TileBatch[], commit?: OffsetCommit): Promise<void>;
 
   /**
    * For each request and each of its entities, the live tiles of one hop whose start is in [fromStart,
@@ -56,8 +56,8 @@ export interface OnlineStore {
    */
   readTiles(requests: readonly TileReadRequest[]): Promise<StoredTile[][][]>;
 
-  /** The next offset to consume per partition id, as last committed by `writeTiles` for this consumer. */
-  readOffsets(consumer: string): Promise<Map<string, number>>;
+  /** Per partition id, the checkpoint last committed by `writeTiles` for this consumer. */
+  readCheckpoints(consumer: string): Promise<Map<string, Checkpoint>>;
 
   close(): Promise<void>;
 }
@@ -169,6 +169,20 @@ function valuesBuilder(features: readonly OnlineColumn[]): ValuesBuilder {
   return build;
 }
 
+/** Tiles of one view, for {@link OnlineStore.writeTiles}. */
+export interface TileBatch {
+  readonly view: OnlineViewRef;
+  readonly tiles: readonly TileWrite[];
+}
+
+/** A stream consumer's position in one partition, and what else it stored with it. */
+export interface Checkpoint {
+  /** Next offset to consume. */
+  readonly next: number;
+  /** Opaque data committed with the offset (the worker's watermark and pending lake files); null when none. */
+  readonly meta: string | null;
+}
+
 /** One tile to store: the encoded partial aggregates of an entity's events in [start, start + hopMs). */
 export interface TileWrite {
   readonly entityKey: string;
@@ -203,6 +217,7 @@ export interface OffsetCommit {
     readonly partition: string;
     readonly expected: number | null;
     readonly next: number;
+    readonly meta?: string;
   }[];
 }
 

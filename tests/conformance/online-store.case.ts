@@ -8,6 +8,7 @@ import {
   type OnlineViewRef,
   rowsFromColumns,
   type StoredRow,
+  type TileWrite,
 } from '../../src/online/online-store.js';
 import { prng } from '../helpers/prng.js';
 
@@ -509,6 +510,14 @@ export function runOnlineStoreConformance(
       const bytes = (text: string) => new TextEncoder().encode(text);
       const text = (v: Uint8Array) => new TextDecoder().decode(v);
       const far = () => Date.now() + 3_600_000;
+      const put = (
+        store: OnlineStore,
+        view: OnlineViewRef,
+        tiles: readonly TileWrite[],
+        commit?: Parameters<OnlineStore['writeTiles']>[1],
+      ) => store.writeTiles([{ view, tiles }], commit);
+      const offsetsOf = async (store: OnlineStore, consumer: string) =>
+        new Map([...(await store.readCheckpoints(consumer))].map(([p, c]) => [p, c.next]));
       const tile = (entityKey: string, start: number, value: string, hopMs = HOP, expiresAt = far()) => ({
         entityKey,
         hopMs,
@@ -521,14 +530,14 @@ export function runOnlineStoreConformance(
         const store = await open();
         const view = viewOf(project(), 'clicks');
         const t0 = 1_700_000_000_000 - (1_700_000_000_000 % (5 * HOP)); // a multiple of both hops
-        await store.writeTiles(view, [
+        await put(store, view, [
           tile('a', t0, 'a0'),
           tile('a', t0 + HOP, 'a1'),
           tile('a', t0 + 3 * HOP, 'a3'),
           tile('a', t0, 'a0-h5', 5 * HOP),
           tile('b', t0 + HOP, 'b1'),
         ]);
-        await store.writeTiles(view, [tile('a', t0 + HOP, 'a1-v2')]);
+        await put(store, view, [tile('a', t0 + HOP, 'a1-v2')]);
         const [perEntity, otherHop] = await store.readTiles([
           { view, entityKeys: ['a', 'b', 'missing'], hopMs: HOP, fromStart: t0, toStart: t0 + 3 * HOP },
           { view, entityKeys: ['a'], hopMs: 5 * HOP, fromStart: t0, toStart: t0 + 10 * HOP },
@@ -553,7 +562,7 @@ export function runOnlineStoreConformance(
         const store = await open();
         const view = viewOf(project(), 'clicks');
         const soon = Date.now() + 300;
-        await store.writeTiles(view, [
+        await put(store, view, [
           tile('a', 0, 'short', HOP, soon),
           tile('a', HOP, 'gone', HOP, Date.now() - 1),
         ]);
@@ -571,8 +580,8 @@ export function runOnlineStoreConformance(
         const p = project();
         const view = viewOf(p, 'clicks');
         const other = viewOf(p, 'other');
-        await store.writeTiles(view, [tile('a', 0, 'x')]);
-        await store.writeTiles(other, [tile('a', 0, 'y')]);
+        await put(store, view, [tile('a', 0, 'x')]);
+        await put(store, other, [tile('a', 0, 'y')]);
         await store.deleteView(view);
         const [[mine], [theirs]] = (await store.readTiles([
           { view, entityKeys: ['a'], hopMs: HOP, fromStart: 0, toStart: 0 },
@@ -586,26 +595,26 @@ export function runOnlineStoreConformance(
         const store = await open();
         const view = viewOf(project(), 'clicks');
         const consumer = `${view.project}/worker`;
-        expect(await store.readOffsets(consumer)).toEqual(new Map());
-        await store.writeTiles(view, [tile('a', 0, 'v1')], {
+        expect(await offsetsOf(store, consumer)).toEqual(new Map());
+        await put(store, view, [tile('a', 0, 'v1')], {
           consumer,
           offsets: [
             { partition: 'clicks/0', expected: null, next: 10 },
             { partition: 'clicks/1', expected: null, next: 5 },
           ],
         });
-        expect(await store.readOffsets(consumer)).toEqual(
+        expect(await offsetsOf(store, consumer)).toEqual(
           new Map([
             ['clicks/0', 10],
             ['clicks/1', 5],
           ]),
         );
-        await store.writeTiles(view, [tile('a', 0, 'v2')], {
+        await put(store, view, [tile('a', 0, 'v2')], {
           consumer,
           offsets: [{ partition: 'clicks/0', expected: 10, next: 25 }],
         });
         // A zombie worker that loaded partition 0 at offset 10 tries to commit: nothing of it lands.
-        const stale = store.writeTiles(view, [tile('a', 0, 'zombie'), tile('z', 0, 'zombie')], {
+        const stale = put(store, view, [tile('a', 0, 'zombie'), tile('z', 0, 'zombie')], {
           consumer,
           offsets: [
             { partition: 'clicks/1', expected: 5, next: 6 },
@@ -615,12 +624,12 @@ export function runOnlineStoreConformance(
         await expect(stale).rejects.toMatchObject({ code: 'CONFLICT' });
         // A first commit for a partition that already has one is stale too.
         await expect(
-          store.writeTiles(view, [tile('a', 0, 'zombie')], {
+          put(store, view, [tile('a', 0, 'zombie')], {
             consumer,
             offsets: [{ partition: 'clicks/1', expected: null, next: 1 }],
           }),
         ).rejects.toMatchObject({ code: 'CONFLICT' });
-        expect(await store.readOffsets(consumer)).toEqual(
+        expect(await offsetsOf(store, consumer)).toEqual(
           new Map([
             ['clicks/0', 25],
             ['clicks/1', 5],
@@ -632,7 +641,49 @@ export function runOnlineStoreConformance(
         expect(a.map((t) => text(t.value))).toEqual(['v2']);
         expect(z).toEqual([]);
         // Consumers are independent.
-        expect(await store.readOffsets(`${consumer}-other`)).toEqual(new Map());
+        expect(await offsetsOf(store, `${consumer}-other`)).toEqual(new Map());
+      });
+
+      it('commits tiles of several views with checkpoints and their meta data in one atomic write', async () => {
+        const store = await open();
+        const p = project();
+        const a = viewOf(p, 'clicks');
+        const b = viewOf(p, 'spend');
+        const consumer = `${p}/worker`;
+        await store.writeTiles(
+          [
+            { view: a, tiles: [tile('u', 0, 'a1')] },
+            { view: b, tiles: [tile('u', 0, 'b1')] },
+          ],
+          { consumer, offsets: [{ partition: 't/0', expected: null, next: 3, meta: '{"wm":42}' }] },
+        );
+        await expect(
+          store.writeTiles(
+            [
+              { view: a, tiles: [tile('u', 0, 'a2')] },
+              { view: b, tiles: [tile('u', 0, 'b2')] },
+            ],
+            { consumer, offsets: [{ partition: 't/0', expected: 2, next: 5 }] },
+          ),
+        ).rejects.toMatchObject({ code: 'CONFLICT' });
+        await store.writeTiles([{ view: b, tiles: [tile('v', 0, 'b3')] }], {
+          consumer,
+          offsets: [{ partition: 't/1', expected: null, next: 1 }],
+        });
+        const read = await store.readTiles([
+          { view: a, entityKeys: ['u'], hopMs: HOP, fromStart: 0, toStart: 0 },
+          { view: b, entityKeys: ['u', 'v'], hopMs: HOP, fromStart: 0, toStart: 0 },
+        ]);
+        expect(read.map((r) => r.map((tiles) => tiles.map((t) => text(t.value))))).toEqual([
+          [['a1']],
+          [['b1'], ['b3']],
+        ]);
+        expect(await store.readCheckpoints(consumer)).toEqual(
+          new Map([
+            ['t/0', { next: 3, meta: '{"wm":42}' }],
+            ['t/1', { next: 1, meta: null }],
+          ]),
+        );
       });
 
       it('handles large batches: thousands of tiles in one checkpointed write and one read', async () => {
@@ -641,7 +692,7 @@ export function runOnlineStoreConformance(
         const tiles = Array.from({ length: 5000 }, (_, i) =>
           tile(`e${i % 500}`, Math.floor(i / 500) * HOP, `v${i}`),
         );
-        await store.writeTiles(view, tiles, {
+        await put(store, view, tiles, {
           consumer: `${view.project}/w`,
           offsets: [{ partition: 't/0', expected: null, next: 5000 }],
         });

@@ -32,8 +32,8 @@ class MemoryStore implements OnlineStore {
   async readTiles(requests: readonly { entityKeys: readonly string[] }[]) {
     return requests.map((r) => r.entityKeys.map(() => []));
   }
-  async readOffsets() {
-    return new Map<string, number>();
+  async readCheckpoints() {
+    return new Map();
   }
   async close() {}
 }

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { TesseraError } from '../../core/errors.js';
 import { ByteSink, columnsEncoding, decodeValues } from '../codec.js';
 import {
+  type Checkpoint,
   DEFAULT_RETENTION_MS,
   isNewerOrEqual,
   MAX_TILES_PER_READ,
@@ -15,6 +16,7 @@ import {
   type StoredRow,
   type StoredTile,
   staleOffset,
+  type TileBatch,
   type TileReadRequest,
   type TileWrite,
 } from '../online-store.js';
@@ -113,8 +115,9 @@ const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
  *
  * Checkpointed tile write, atomically (exactly-once effect of a stream batch):
  *   KEYS[1]   the consumer's offsets hash; KEYS[2..] the tile keys
- *   ARGV[1]   number of partitions p; then p × (partition, expected next offset or '' for none, new next offset);
- *             then per tile key (expiresAt ms, value)
+ *   ARGV[1]   number of partitions p; then p × (partition, expected next offset or '' for none, new next offset,
+ *             meta); then per tile key (expiresAt ms, value)
+ * The hash holds, per partition, field `<partition>` = next offset and field `<partition>#meta` = meta.
  * Every expected offset is checked before anything is written; a mismatch writes nothing and fails with STALE.
  */
 const COMMIT_SCRIPT = `
@@ -126,7 +129,7 @@ for i = 1, p do
   if (want == '' and cur) or (want ~= '' and cur ~= want) then
     return redis.error_reply('STALE ' .. ARGV[a] .. ' ' .. tostring(cur))
   end
-  a = a + 3
+  a = a + 4
 end
 for k = 2, #KEYS do
   redis.call('SET', KEYS[k], ARGV[a + 1], 'PXAT', ARGV[a])
@@ -134,8 +137,8 @@ for k = 2, #KEYS do
 end
 a = 2
 for i = 1, p do
-  redis.call('HSET', KEYS[1], ARGV[a], ARGV[a + 2])
-  a = a + 3
+  redis.call('HSET', KEYS[1], ARGV[a], ARGV[a + 2], ARGV[a] .. '#meta', ARGV[a + 3])
+  a = a + 4
 end
 return #KEYS - 1
 `;
@@ -354,22 +357,22 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 
-  async writeTiles(view: OnlineViewRef, tiles: readonly TileWrite[], commit?: OffsetCommit): Promise<void> {
+  async writeTiles(batches: readonly TileBatch[], commit?: OffsetCommit): Promise<void> {
     const now = Date.now();
-    const live = tiles.filter((t) => t.expiresAt > now);
-    const viewPrefix = this.#viewPrefix(view);
-    const keyOf = (t: TileWrite) => `${viewPrefix}${t.entityKey}}:${t.hopMs}:${t.start}`;
+    const live: { key: string; tile: TileWrite }[] = [];
+    for (const b of batches) {
+      const viewPrefix = this.#viewPrefix(b.view);
+      for (const t of b.tiles) {
+        if (t.expiresAt > now)
+          live.push({ key: `${viewPrefix}${t.entityKey}}:${t.hopMs}:${t.start}`, tile: t });
+      }
+    }
     if (commit === undefined) {
       try {
         for (let i = 0; i < live.length; i += TILE_PIPELINE) {
           const pipeline = this.#client.pipeline();
-          for (const t of live.slice(i, i + TILE_PIPELINE)) {
-            pipeline.set(
-              keyOf(t),
-              Buffer.from(t.value.buffer, t.value.byteOffset, t.value.byteLength),
-              'PXAT',
-              Math.ceil(t.expiresAt),
-            );
+          for (const { key, tile } of live.slice(i, i + TILE_PIPELINE)) {
+            pipeline.set(key, bufferOf(tile.value), 'PXAT', Math.ceil(tile.expiresAt));
           }
           for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
         }
@@ -379,15 +382,13 @@ export class RedisOnlineStore implements OnlineStore {
       return;
     }
     const args: (string | Buffer)[] = [String(commit.offsets.length)];
-    for (const o of commit.offsets)
-      args.push(o.partition, o.expected === null ? '' : String(o.expected), String(o.next));
+    for (const o of commit.offsets) {
+      args.push(o.partition, o.expected === null ? '' : String(o.expected), String(o.next), o.meta ?? '');
+    }
     const keys = [this.#offsetsKey(commit.consumer)];
-    for (const t of live) {
-      keys.push(keyOf(t));
-      args.push(
-        String(Math.ceil(t.expiresAt)),
-        Buffer.from(t.value.buffer, t.value.byteOffset, t.value.byteLength),
-      );
+    for (const { key, tile } of live) {
+      keys.push(key);
+      args.push(String(Math.ceil(tile.expiresAt)), bufferOf(tile.value));
     }
     try {
       await this.#evalScript(COMMIT_SCRIPT, COMMIT_SCRIPT_SHA, keys, args);
@@ -446,13 +447,20 @@ export class RedisOnlineStore implements OnlineStore {
     });
   }
 
-  async readOffsets(consumer: string): Promise<Map<string, number>> {
+  async readCheckpoints(consumer: string): Promise<Map<string, Checkpoint>> {
+    let raw: Record<string, string>;
     try {
-      const raw = await this.#client.hgetall(this.#offsetsKey(consumer));
-      return new Map(Object.entries(raw).map(([p, o]) => [p, Number(o)]));
+      raw = await this.#client.hgetall(this.#offsetsKey(consumer));
     } catch (e) {
-      throw backendError('offset read', e);
+      throw backendError('checkpoint read', e);
     }
+    const out = new Map<string, Checkpoint>();
+    for (const [field, value] of Object.entries(raw)) {
+      if (field.endsWith('#meta')) continue;
+      const meta = raw[`${field}#meta`];
+      out.set(field, { next: Number(value), meta: meta === undefined || meta === '' ? null : meta });
+    }
+    return out;
   }
 
   #offsetsKey(consumer: string): string {
@@ -521,6 +529,10 @@ export class RedisOnlineStore implements OnlineStore {
     }
   }
 }
+
+/** A Buffer over the same bytes (ioredis sends Buffers as they are; a plain Uint8Array would be stringified). */
+const bufferOf = (v: Uint8Array): Buffer =>
+  Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
 /** Percent-encodes everything but [A-Za-z0-9_.-]. */
 const encodeName = (s: string): string =>

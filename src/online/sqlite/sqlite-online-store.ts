@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { TesseraError } from '../../core/errors.js';
 import { ByteSink, columnsEncoding, decodeValues, encodeValues } from '../codec.js';
 import {
+  type Checkpoint,
   DEFAULT_RETENTION_MS,
   expiresAt,
   type OffsetCommit,
@@ -13,8 +14,8 @@ import {
   type StoredRow,
   type StoredTile,
   staleOffset,
+  type TileBatch,
   type TileReadRequest,
-  type TileWrite,
 } from '../online-store.js';
 
 /** Options of {@link SqliteOnlineStore}. */
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS tessera_stream_offsets (
   consumer TEXT NOT NULL,
   partition TEXT NOT NULL,
   next_offset INTEGER NOT NULL,
+  meta TEXT,
   PRIMARY KEY (consumer, partition)
 );
 `;
@@ -155,6 +157,10 @@ export class SqliteOnlineStore implements OnlineStore {
     db.pragma('cache_size = -32768');
     db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
     db.exec(SCHEMA);
+    // Stores created before checkpoints carried meta data get the column.
+    const offsetColumns = db.prepare('PRAGMA table_info(tessera_stream_offsets)').all() as { name: string }[];
+    if (!offsetColumns.some((c) => c.name === 'meta'))
+      db.exec('ALTER TABLE tessera_stream_offsets ADD COLUMN meta TEXT');
     this.#upsertMany = db.prepare(upsertSql(UPSERT_ROWS_PER_STATEMENT));
     this.#upsertOne = db.prepare(upsertSql(1));
     this.#findView = db
@@ -191,11 +197,11 @@ export class SqliteOnlineStore implements OnlineStore {
         )
         .pluck(),
       offsets: db
-        .prepare('SELECT partition, next_offset FROM tessera_stream_offsets WHERE consumer = ?')
+        .prepare('SELECT partition, next_offset, meta FROM tessera_stream_offsets WHERE consumer = ?')
         .raw(true),
       setOffset: db.prepare(
-        `INSERT INTO tessera_stream_offsets (consumer, partition, next_offset) VALUES (?, ?, ?)
-         ON CONFLICT (consumer, partition) DO UPDATE SET next_offset = excluded.next_offset`,
+        `INSERT INTO tessera_stream_offsets (consumer, partition, next_offset, meta) VALUES (?, ?, ?, ?)
+         ON CONFLICT (consumer, partition) DO UPDATE SET next_offset = excluded.next_offset, meta = excluded.meta`,
       ),
     };
   }
@@ -315,8 +321,8 @@ export class SqliteOnlineStore implements OnlineStore {
     }
   }
 
-  async writeTiles(view: OnlineViewRef, tiles: readonly TileWrite[], commit?: OffsetCommit): Promise<void> {
-    const viewId = this.#viewId(view, true) as number;
+  async writeTiles(batches: readonly TileBatch[], commit?: OffsetCommit): Promise<void> {
+    const viewIds = batches.map((b) => this.#viewId(b.view, true) as number);
     const now = Date.now();
     const t = this.#tiles;
     // IMMEDIATE: the offset check and the writes happen under the write lock, so two workers cannot both pass
@@ -329,14 +335,19 @@ export class SqliteOnlineStore implements OnlineStore {
             if (stored !== o.expected) throw staleOffset(commit.consumer, o.partition, o.expected, stored);
           }
         }
-        for (const tile of tiles) {
-          if (tile.expiresAt <= now) continue;
-          t.upsert.run(viewId, tile.entityKey, tile.hopMs, tile.start, tile.expiresAt, tile.value);
-        }
+        let written = 0;
+        batches.forEach((b, i) => {
+          for (const tile of b.tiles) {
+            if (tile.expiresAt <= now) continue;
+            t.upsert.run(viewIds[i], tile.entityKey, tile.hopMs, tile.start, tile.expiresAt, tile.value);
+            written++;
+          }
+        });
         if (commit !== undefined) {
-          for (const o of commit.offsets) t.setOffset.run(commit.consumer, o.partition, o.next);
+          for (const o of commit.offsets)
+            t.setOffset.run(commit.consumer, o.partition, o.next, o.meta ?? null);
         }
-        this.#tilesSincePurge += tiles.length;
+        this.#tilesSincePurge += written;
         if (this.#tilesSincePurge >= PURGE_EVERY_ROWS) {
           t.purge.run(now, this.#tilesSincePurge);
           this.#tilesSincePurge = 0;
@@ -360,9 +371,9 @@ export class SqliteOnlineStore implements OnlineStore {
     });
   }
 
-  async readOffsets(consumer: string): Promise<Map<string, number>> {
-    const rows = this.#tiles.offsets.all(consumer) as [string, number][];
-    return new Map(rows);
+  async readCheckpoints(consumer: string): Promise<Map<string, Checkpoint>> {
+    const rows = this.#tiles.offsets.all(consumer) as [string, number, string | null][];
+    return new Map(rows.map(([partition, next, meta]) => [partition, { next, meta }]));
   }
 
   async close(): Promise<void> {
@@ -406,7 +417,7 @@ interface TileStatements {
   readonly purge: Database.Statement<[number, number]>;
   readonly offset: Database.Statement<[string, string], number>;
   readonly offsets: Database.Statement<[string]>;
-  readonly setOffset: Database.Statement<[string, string, number]>;
+  readonly setOffset: Database.Statement<[string, string, number, string | null]>;
 }
 
 const arityFor = (n: number): number => (n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n)));

@@ -1,0 +1,373 @@
+import { writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { decodeTile, encodeTile } from '../aggregation/tile-codec.js';
+import {
+  addToTile,
+  emptyTile,
+  type TilePlan,
+  type TileStates,
+  tilePlan,
+  tileStartOf,
+} from '../aggregation/tiles.js';
+import { tileExpiry } from '../aggregation/window.js';
+import { encodeEntityKey } from '../core/entity-key.js';
+import { TesseraError } from '../core/errors.js';
+import type { AggregationSelection } from '../definitions/resolve.js';
+import type { Source } from '../definitions/source.js';
+import type { OfflineWriter, SourceColumn } from '../offline/offline-store.js';
+import type {
+  OnlineStore,
+  OnlineViewRef,
+  TileBatch,
+  TileReadRequest,
+  TileWrite,
+} from '../online/online-store.js';
+import { decodeEvent, type EventSchema } from './event-decoder.js';
+import { type StagedFile, StagedFiles, safeName } from './staged-files.js';
+import type { StreamHandler, StreamRecord } from './stream-source.js';
+
+/** Events more than this far ahead of the worker's clock are dead letters (tiles are loaded up to it). */
+export const MAX_FUTURE_MS = 86_400_000;
+
+export interface StreamWorkerOptions {
+  readonly project: string;
+  /** Consumer (group) name: checkpoints are stored under it. */
+  readonly consumer: string;
+  readonly source: Source;
+  /** The online aggregation views over `source`; they must share join keys (the stream's partition key). */
+  readonly views: readonly AggregationSelection[];
+  readonly online: OnlineStore;
+  /** Appends ingested events to the source's Parquet lake; absent: no lake append. */
+  readonly lake?: {
+    readonly writer: OfflineWriter;
+    readonly repoPath: string;
+    readonly columns: readonly SourceColumn[];
+  };
+  /** Where staged files wait for their commit (default `<repo>/.tessera/stream/<consumer>`). */
+  readonly stagingDir: string;
+  /** Folder of dead-letter files (JSON lines, one file per batch and partition). */
+  readonly deadLetterDir: string;
+  readonly clock?: () => number;
+  /** Test hook: called at named points of a batch; throwing there simulates a crash at that point. */
+  readonly faultPoint?: (point: 'staged' | 'committed' | 'promoted') => void;
+}
+
+/** What a worker has done, for logs and metrics. */
+export interface StreamCounters {
+  events: number;
+  late: number;
+  malformed: number;
+  batches: number;
+  conflicts: number;
+}
+
+/** A dead letter: the record as received, where it came from, and why it was refused. */
+export interface DeadLetter {
+  readonly partition: string;
+  readonly offset: number;
+  readonly reason: string;
+  readonly field?: string;
+  readonly value: string;
+}
+
+interface PartitionState {
+  next: number | null;
+  watermark: number;
+}
+
+/** Tiles the cache may hold before it is emptied. */
+const MAX_CACHED_TILES = 500_000;
+
+const tileKey = (v: number, entityKey: string, h: number, start: number): string =>
+  `${v}\u0000${h}\u0000${start}\u0000${entityKey}`;
+
+/**
+ * The stream engine for one source: decodes records, drops late and malformed ones to the dead-letter folder,
+ * folds events into tiles with the same code as batch materialization, and commits each batch atomically:
+ * tiles of every view plus each partition's next offset, watermark and the batch's staged files, in one
+ * `writeTiles` call (docs/semantics.md, "Stream engine"). A crash anywhere loses nothing and counts nothing
+ * twice: uncommitted work is redone from the stored offsets, and files appear only through committed
+ * checkpoints.
+ *
+ * Tiles of the entities a batch touches are loaded once (one read for the batch) and cached; the cache holds
+ * only committed state (it is dropped when a commit fails).
+ */
+export class StreamWorker implements StreamHandler {
+  readonly counters: StreamCounters = { events: 0, late: 0, malformed: 0, batches: 0, conflicts: 0 };
+  readonly #opts: StreamWorkerOptions;
+  readonly #plans: readonly TilePlan[];
+  readonly #refs: readonly OnlineViewRef[];
+  readonly #schema: EventSchema;
+  readonly #latenessMs: number;
+  readonly #staged: StagedFiles;
+  readonly #partitions = new Map<string, PartitionState>();
+  /** Tiles known to the worker (committed state), by view, entity, hop and start. */
+  readonly #tiles = new Map<string, TileStates>();
+  readonly #clock: () => number;
+
+  constructor(opts: StreamWorkerOptions) {
+    if (opts.views.length === 0) {
+      throw new TesseraError(`no online aggregation view reads source '${opts.source.name}'`, {
+        field: 'source',
+        hint: 'define an aggregationView over this source, with online: true',
+      });
+    }
+    const keys = (s: AggregationSelection) => s.joinKeys.map((k) => `${k.name}:${k.type}`).join(',');
+    const differing = opts.views.find((v) => keys(v) !== keys(opts.views[0] as AggregationSelection));
+    if (differing) {
+      throw new TesseraError(`aggregation views over stream '${opts.source.name}' must share join keys`, {
+        field: differing.view.name,
+        hint: 'the stream is partitioned by one entity key; define a source per entity',
+      });
+    }
+    this.#opts = opts;
+    this.#clock = opts.clock ?? Date.now;
+    this.#plans = opts.views.map((v) => tilePlan(v.view));
+    this.#refs = opts.views.map((v) => ({ project: opts.project, name: v.view.name, ttlMs: 0 }));
+    this.#latenessMs = Math.min(...opts.views.map((v) => v.view.allowedLatenessMs));
+    this.#staged = new StagedFiles(opts.stagingDir);
+    const columns = new Map<string, EventSchema['columns'][number]['type']>();
+    for (const v of opts.views) {
+      for (const a of v.view.aggregations) if (a.column && a.inputType) columns.set(a.column, a.inputType);
+      for (const c of v.view.where) if (!columns.has(c.column)) columns.set(c.column, 'any');
+    }
+    this.#schema = {
+      joinKeys: (opts.views[0] as AggregationSelection).joinKeys,
+      timestampField: opts.source.timestampField,
+      columns: [...columns].map(([name, type]) => ({ name, type })),
+    };
+  }
+
+  async assigned(partitions: readonly string[]): Promise<ReadonlyMap<string, number | null>> {
+    const checkpoints = await this.#opts.online.readCheckpoints(this.#opts.consumer);
+    const out = new Map<string, number | null>();
+    for (const p of partitions) {
+      const c = checkpoints.get(p);
+      const meta = parseMeta(c?.meta ?? null);
+      this.#staged.recover(p, meta.files);
+      this.#partitions.set(p, { next: c?.next ?? null, watermark: meta.watermark });
+      out.set(p, c?.next ?? null);
+    }
+    return out;
+  }
+
+  async revoked(partitions: readonly string[]): Promise<void> {
+    for (const p of partitions) this.#partitions.delete(p);
+    // Entities are not tracked per partition: drop the whole cache, it reloads from committed tiles.
+    this.#tiles.clear();
+  }
+
+  async batch(records: readonly StreamRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const now = this.#clock();
+    const byPartition = new Map<
+      string,
+      { first: number; last: number; events: Record<string, unknown>[]; dead: DeadLetter[] }
+    >();
+    const accepted: { entityKey: string; ts: number; row: Readonly<Record<string, unknown>> }[] = [];
+    const watermarks = new Map<string, number>();
+    for (const r of records) {
+      const state = this.#partitions.get(r.partition);
+      if (state === undefined) continue; // revoked meanwhile: its records are another worker's now
+      if (state.next !== null && r.offset < state.next) continue; // already committed (redelivered)
+      let part = byPartition.get(r.partition);
+      if (part === undefined) {
+        part = { first: r.offset, last: r.offset, events: [], dead: [] };
+        byPartition.set(r.partition, part);
+      }
+      part.last = r.offset;
+      const decoded = decodeEvent(r.value, this.#schema);
+      if (!decoded.ok) {
+        part.dead.push({
+          partition: r.partition,
+          offset: r.offset,
+          reason: decoded.reason,
+          ...(decoded.field ? { field: decoded.field } : {}),
+          value: r.value,
+        });
+        this.counters.malformed++;
+        continue;
+      }
+      const { ts, row } = decoded.event;
+      const watermark = watermarks.get(r.partition) ?? state.watermark;
+      if (ts < watermark - this.#latenessMs) {
+        part.dead.push({
+          partition: r.partition,
+          offset: r.offset,
+          reason: `late: event time ${new Date(ts).toISOString()} is more than ${this.#latenessMs} ms behind the watermark ${new Date(watermark).toISOString()}`,
+          field: this.#schema.timestampField,
+          value: r.value,
+        });
+        this.counters.late++;
+        continue;
+      }
+      if (ts > now + MAX_FUTURE_MS) {
+        part.dead.push({
+          partition: r.partition,
+          offset: r.offset,
+          reason: `event time ${new Date(ts).toISOString()} is more than a day ahead of the worker's clock`,
+          field: this.#schema.timestampField,
+          value: r.value,
+        });
+        this.counters.malformed++;
+        continue;
+      }
+      watermarks.set(r.partition, Math.max(watermark, ts));
+      part.events.push(row as Record<string, unknown>);
+      accepted.push({ entityKey: encodeEntityKey(this.#schema.joinKeys, row), ts, row });
+    }
+    if (byPartition.size === 0) return;
+
+    try {
+      const tiles = await this.#applyToTiles(accepted);
+      const files = new Map<string, StagedFile[]>();
+      for (const [p, part] of byPartition)
+        files.set(p, await this.#stageFiles(p, part.first, part.last, part.events, part.dead));
+      this.#opts.faultPoint?.('staged');
+      await this.#opts.online.writeTiles(tiles, {
+        consumer: this.#opts.consumer,
+        offsets: [...byPartition].map(([p, part]) => ({
+          partition: p,
+          expected: (this.#partitions.get(p) as PartitionState).next,
+          next: part.last + 1,
+          meta: JSON.stringify({
+            watermark: watermarks.get(p) ?? (this.#partitions.get(p) as PartitionState).watermark,
+            files: files.get(p) ?? [],
+          }),
+        })),
+      });
+      this.#opts.faultPoint?.('committed');
+      for (const [p, part] of byPartition) {
+        const state = this.#partitions.get(p) as PartitionState;
+        state.next = part.last + 1;
+        state.watermark = watermarks.get(p) ?? state.watermark;
+        this.#staged.promote(files.get(p) ?? []);
+      }
+      this.#opts.faultPoint?.('promoted');
+      this.counters.events += accepted.length;
+      this.counters.batches++;
+    } catch (e) {
+      // The cache may hold uncommitted changes: drop it; the source resumes from the stored offsets.
+      this.#tiles.clear();
+      if (e instanceof TesseraError && e.code === 'CONFLICT') this.counters.conflicts++;
+      throw e;
+    }
+  }
+
+  /** Folds accepted events into the cached tiles (loading missing ones first); returns the changed tiles. */
+  async #applyToTiles(
+    events: readonly { entityKey: string; ts: number; row: Readonly<Record<string, unknown>> }[],
+  ): Promise<TileBatch[]> {
+    // Every (event, view, hop) the batch touches, in event order: tile and its cache key.
+    const touches: { v: number; h: number; start: number; cacheKey: string; e: (typeof events)[number] }[] =
+      [];
+    for (const e of events) {
+      this.#plans.forEach((plan, v) => {
+        if (!plan.accepts(e.row)) return;
+        plan.hops.forEach((layout, h) => {
+          const start = tileStartOf(e.ts, layout.hopMs);
+          touches.push({ v, h, start, cacheKey: tileKey(v, e.entityKey, h, start), e });
+        });
+      });
+    }
+    // The touched tiles the cache does not know: one read for all of them.
+    const wanted = new Map<string, TileReadRequest & { cacheKey: string; v: number; h: number }>();
+    for (const { v, h, start, cacheKey, e } of touches) {
+      if (this.#tiles.has(cacheKey) || wanted.has(cacheKey)) continue;
+      const hopMs = ((this.#plans[v] as TilePlan).hops[h] as TilePlan['hops'][number]).hopMs;
+      wanted.set(cacheKey, {
+        view: this.#refs[v] as OnlineViewRef,
+        entityKeys: [e.entityKey],
+        hopMs,
+        fromStart: start,
+        toStart: start,
+        cacheKey,
+        v,
+        h,
+      });
+    }
+    const requests = [...wanted.values()];
+    const found = requests.length === 0 ? [] : await this.#opts.online.readTiles(requests);
+    requests.forEach((r, i) => {
+      const stored = found[i]?.[0]?.[0];
+      const layout = (this.#plans[r.v] as TilePlan).hops[r.h] as TilePlan['hops'][number];
+      const states = stored === undefined ? undefined : decodeTile(layout, stored.value);
+      this.#tiles.set(r.cacheKey, states ?? emptyTile(layout));
+    });
+
+    const dirty = new Map<string, { v: number; h: number; entityKey: string; start: number }>();
+    for (const { v, h, start, cacheKey, e } of touches) {
+      const layout = (this.#plans[v] as TilePlan).hops[h] as TilePlan['hops'][number];
+      addToTile(layout, this.#tiles.get(cacheKey) as TileStates, e.row, e.ts);
+      dirty.set(cacheKey, { v, h, entityKey: e.entityKey, start });
+    }
+    const batches: TileWrite[][] = this.#plans.map(() => []);
+    for (const [cacheKey, d] of dirty) {
+      const layout = (this.#plans[d.v] as TilePlan).hops[d.h] as TilePlan['hops'][number];
+      (batches[d.v] as TileWrite[]).push({
+        entityKey: d.entityKey,
+        hopMs: layout.hopMs,
+        start: d.start,
+        value: encodeTile(layout, this.#tiles.get(cacheKey) as TileStates),
+        expiresAt: tileExpiry(d.start, layout.hopMs, layout.longestWindowMs),
+      });
+    }
+    this.#evictIfFull();
+    return this.#plans.map((_, v) => ({
+      view: this.#refs[v] as OnlineViewRef,
+      tiles: batches[v] as TileWrite[],
+    }));
+  }
+
+  /** Bounds the cache: past the limit, it is emptied (it holds committed state only, so reloading is safe). */
+  #evictIfFull(): void {
+    if (this.#tiles.size > MAX_CACHED_TILES) this.#tiles.clear();
+  }
+
+  /** Writes the batch's lake file(s) and dead letters of one partition under staging names. */
+  async #stageFiles(
+    partition: string,
+    first: number,
+    last: number,
+    events: readonly Record<string, unknown>[],
+    dead: readonly DeadLetter[],
+  ): Promise<StagedFile[]> {
+    const out: StagedFile[] = [];
+    const name = `stream-${safeName(partition)}-${first}-${last}`;
+    if (dead.length > 0) {
+      const f = this.#staged.path(partition, join(this.#opts.deadLetterDir, `${name}.jsonl`));
+      writeFileSync(
+        f.staged,
+        `${dead.map((d) => JSON.stringify({ ...d, source: this.#opts.source.name })).join('\n')}\n`,
+      );
+      out.push(f);
+    }
+    const lake = this.#opts.lake;
+    if (lake !== undefined && events.length > 0 && this.#opts.source.type === 'parquet') {
+      const path = this.#opts.source.path;
+      const dir = isAbsolute(path) ? path : resolve(lake.repoPath, path);
+      const byDay = new Map<string, Record<string, unknown>[]>();
+      for (const row of events) {
+        const day = (row[this.#schema.timestampField] as Date).toISOString().slice(0, 10);
+        const list = byDay.get(day);
+        if (list) list.push(row);
+        else byDay.set(day, [row]);
+      }
+      for (const [day, rows] of byDay) {
+        const f = this.#staged.path(partition, join(dir, `date=${day}`, `${name}.parquet`));
+        await lake.writer.writeParquet(rows, lake.columns, f.staged);
+        out.push(f);
+      }
+    }
+    return out;
+  }
+}
+
+function parseMeta(meta: string | null): { watermark: number; files: StagedFile[] } {
+  if (meta === null) return { watermark: Number.NEGATIVE_INFINITY, files: [] };
+  const m = JSON.parse(meta) as { watermark?: number | null; files?: StagedFile[] };
+  return {
+    watermark: typeof m.watermark === 'number' ? m.watermark : Number.NEGATIVE_INFINITY,
+    files: m.files ?? [],
+  };
+}

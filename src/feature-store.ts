@@ -1,9 +1,11 @@
+import { join } from 'node:path';
 import { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
 import { TesseraAggregateError, TesseraError } from './core/errors.js';
 import type { RegistryState } from './definitions/definition.js';
 import { type FeatureRef, sourceColumn } from './definitions/feature-view.js';
 import type { OnDemandFeatureView } from './definitions/on-demand-feature-view.js';
-import { joinKeysOf, resolveFeatures } from './definitions/resolve.js';
+import { type AggregationSelection, joinKeysOf, resolveFeatures } from './definitions/resolve.js';
+import type { Source } from './definitions/source.js';
 import { validateState, validateViewAgainstSource } from './definitions/validate.js';
 import {
   firstRunStartMs,
@@ -23,6 +25,9 @@ import { OnlineServing, type ServedResult } from './serving/online-serving.js';
 import { toOnlineRows } from './serving/push.js';
 import { type FeatureSelector, type OnlineRowOf, selectorRefs } from './serving/typed-result.js';
 import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
+import { KafkaSource } from './stream/kafka/kafka-source.js';
+import { safeName } from './stream/staged-files.js';
+import { type StreamCounters, StreamWorker } from './stream/stream-worker.js';
 import { duckType, TrainingSet } from './training/training-set.js';
 
 export interface OpenOptions {
@@ -152,8 +157,11 @@ export class FeatureStore {
           const columns = await this.offline.describeSource(source);
           errors.push(...validateViewAgainstSource(repo.state, view, source, columns));
         } catch (e) {
-          if (e instanceof TesseraError) errors.push(e);
-          else throw e;
+          // A streamed source's lake may not exist yet: the stream engine creates it.
+          const streamedAndEmpty =
+            source.stream !== undefined && e instanceof TesseraError && e.code === 'NOT_FOUND';
+          if (e instanceof TesseraError && !streamedAndEmpty) errors.push(e);
+          else if (!streamedAndEmpty) throw e;
         }
       }
     }
@@ -296,6 +304,111 @@ export class FeatureStore {
       await this.registry.setBookmark(selection.view.name, endMs);
     }
     return reports;
+  }
+
+  /**
+   * Runs the stream engine for one source until `signal` aborts: consumes its Kafka topic in consumer group
+   * `groupId` (default `<project>.<source>`), keeps the tiles of every online aggregation view over it current,
+   * appends accepted events to the source's Parquet lake and refused ones to `dead-letters/<source>/`, exactly
+   * once (docs/semantics.md, "Stream engine"). Returns the worker's counters.
+   */
+  async stream(opts: {
+    source: string;
+    signal: AbortSignal;
+    groupId?: string;
+    /** Static group membership id (see KafkaSourceOptions.instanceId). */
+    instanceId?: string;
+    batchSize?: number;
+    onBatch?: (counters: StreamCounters) => void;
+  }): Promise<StreamCounters> {
+    await this.refresh();
+    const state = this.currentState();
+    const source = state.sources.find((s) => s.name === opts.source);
+    if (!source) {
+      throw new TesseraError(
+        `unknown source '${opts.source}'`,
+        { field: 'source', hint: `known sources: ${state.sources.map((s) => s.name).join(', ') || 'none'}` },
+        'NOT_FOUND',
+      );
+    }
+    if (source.stream === undefined) {
+      throw new TesseraError(`source '${source.name}' has no stream`, {
+        field: 'stream',
+        hint: "give the source stream: { type: 'kafka', topic, connection } and a kafka:// connection in tessera.yaml",
+      });
+    }
+    const url = this.config.connections[source.stream.connection]?.url;
+    if (url === undefined || !url.startsWith('kafka://')) {
+      throw new TesseraError(
+        `connection '${source.stream.connection}' of source '${source.name}' is not a Kafka url`,
+        {
+          field: `connections.${source.stream.connection}`,
+          expected: 'url: kafka://host:port[,host:port…]',
+          ...(url !== undefined ? { actual: url } : {}),
+        },
+      );
+    }
+    const views = state.aggregationViews
+      .filter((v) => v.source === source.name && v.online)
+      .map(
+        (v) => resolveFeatures(state, { features: [`${v.name}:*`] }).aggregations[0] as AggregationSelection,
+      );
+    const groupId = opts.groupId ?? `${this.config.project}.${source.name}`;
+    const worker = new StreamWorker({
+      project: this.config.project,
+      consumer: groupId,
+      source,
+      views,
+      online: this.online,
+      lake: {
+        writer: this.offline,
+        repoPath: this.config.repoPath,
+        columns: await this.lakeColumns(source, views),
+      },
+      stagingDir: join(this.config.repoPath, '.tessera', 'stream', safeName(groupId)),
+      deadLetterDir: join(this.config.repoPath, 'dead-letters', source.name),
+    });
+    const kafka = new KafkaSource({
+      brokers: url.slice('kafka://'.length).split(','),
+      topic: source.stream.topic,
+      groupId,
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      ...(opts.instanceId !== undefined ? { instanceId: opts.instanceId } : {}),
+    });
+    try {
+      await kafka.consume(
+        {
+          assigned: (p) => worker.assigned(p),
+          revoked: (p) => worker.revoked(p),
+          batch: async (records) => {
+            await worker.batch(records);
+            opts.onBatch?.(worker.counters);
+          },
+        },
+        opts.signal,
+      );
+    } finally {
+      await kafka.close();
+    }
+    return worker.counters;
+  }
+
+  /** Column types of a source's lake: the existing files' when there are some, else from the definitions. */
+  private async lakeColumns(source: Source, views: readonly AggregationSelection[]): Promise<SourceColumn[]> {
+    try {
+      return await this.offline.describeSource(source);
+    } catch (e) {
+      if (!(e instanceof TesseraError && e.code === 'NOT_FOUND')) throw e;
+    }
+    const columns = new Map<string, string>();
+    for (const k of views[0]?.joinKeys ?? []) columns.set(k.name, duckType(k.type));
+    columns.set(source.timestampField, 'TIMESTAMPTZ');
+    for (const v of views) {
+      for (const a of v.view.aggregations)
+        if (a.column && a.inputType) columns.set(a.column, duckType(a.inputType));
+      for (const c of v.view.where) if (!columns.has(c.column)) columns.set(c.column, 'VARCHAR');
+    }
+    return [...columns].map(([name, type]) => ({ name, type }));
   }
 
   /**

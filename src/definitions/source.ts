@@ -8,6 +8,18 @@ interface SourceBase extends CommonMeta {
   readonly timestampField: string;
   /** Optional column holding when the row was written; breaks ties between equal event times. */
   readonly createdTimestampField?: string;
+  /** Where the same events arrive live, for the stream engine (`tessera stream`). */
+  readonly stream?: StreamConfig;
+}
+
+/**
+ * A Kafka topic carrying the source's events as JSON objects (one per record, keyed by the entity key);
+ * `connection` names an entry of `connections` in tessera.yaml whose url is `kafka://host:port[,host:port…]`.
+ */
+export interface StreamConfig {
+  readonly type: 'kafka';
+  readonly topic: string;
+  readonly connection: string;
 }
 
 /**
@@ -40,6 +52,7 @@ type BaseInput = Partial<CommonMeta> & {
   name: string;
   timestampField: string;
   createdTimestampField?: string;
+  stream?: { type?: 'kafka'; topic: string; connection?: string };
 };
 
 function base(input: BaseInput): Omit<SourceBase, 'kind'> & { kind: 'Source' } {
@@ -55,8 +68,25 @@ function base(input: BaseInput): Omit<SourceBase, 'kind'> & { kind: 'Source' } {
     name: input.name,
     timestampField: input.timestampField,
     ...(input.createdTimestampField ? { createdTimestampField: input.createdTimestampField } : {}),
+    ...(input.stream ? { stream: streamConfig(input.name, input.stream) } : {}),
     ...commonMeta(input),
   };
+}
+
+function streamConfig(name: string, s: NonNullable<BaseInput['stream']>): StreamConfig {
+  if ((s.type ?? 'kafka') !== 'kafka') {
+    throw definitionError(`unknown stream type '${s.type}' of source '${name}'`, {
+      field: 'stream.type',
+      expected: 'kafka',
+    });
+  }
+  if (typeof s.topic !== 'string' || s.topic === '') {
+    throw definitionError(`stream of source '${name}' has no topic`, {
+      field: 'stream.topic',
+      expected: 'a Kafka topic name',
+    });
+  }
+  return Object.freeze({ type: 'kafka', topic: s.topic, connection: s.connection ?? 'default' });
 }
 
 /** @example parquetSource({ name: 'orders', path: 'data/orders', timestampField: 'event_ts' }) */

@@ -39,6 +39,14 @@ const fileSchema = z
             connection: z.string().optional(),
             timestamp_field: z.string(),
             created_timestamp_field: z.string().optional(),
+            stream: z
+              .object({
+                type: z.literal('kafka').optional(),
+                topic: z.string(),
+                connection: z.string().optional(),
+              })
+              .strict()
+              .optional(),
             ...meta,
           })
           .strict(),
@@ -184,6 +192,15 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
       timestampField: s.timestamp_field,
       ...(s.created_timestamp_field !== undefined
         ? { createdTimestampField: s.created_timestamp_field }
+        : {}),
+      ...(s.stream !== undefined
+        ? {
+            stream: {
+              topic: s.stream.topic,
+              ...(s.stream.type !== undefined ? { type: s.stream.type } : {}),
+              ...(s.stream.connection !== undefined ? { connection: s.stream.connection } : {}),
+            },
+          }
         : {}),
       ...metaOf(s),
     };

@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import { FeatureStore } from '../../feature-store.js';
+import type { StreamCounters } from '../../stream/stream-worker.js';
+import { action, type GlobalOptions } from '../output.js';
+
+/** `stream`: the stream engine for one source, until SIGINT/SIGTERM. */
+export function registerStreamCommand(program: Command): void {
+  program
+    .command('stream')
+    .description(
+      "run the stream engine for a source's Kafka topic: live aggregation tiles, lake append, dead letters",
+    )
+    .requiredOption('--source <name>', 'source whose stream to consume')
+    .option(
+      '--group <id>',
+      'consumer group (workers of one group share the partitions); default <project>.<source>',
+    )
+    .option(
+      '--instance <id>',
+      'static group membership id: a restarted worker takes its partitions back at once',
+    )
+    .option('--batch-size <n>', 'records per batch, at most', (v) => Number.parseInt(v, 10), 2000)
+    .action(
+      action(
+        async (o: { source: string; group?: string; instance?: string; batchSize: number }, cmd: Command) => {
+          const g = cmd.optsWithGlobals<GlobalOptions>();
+          const store = await FeatureStore.open(g.repo ?? '.');
+          const ac = new AbortController();
+          const stop = () => ac.abort();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+          const started = Date.now();
+          let lastReport = 0;
+          const report = (c: StreamCounters, final: boolean) => {
+            const seconds = (Date.now() - started) / 1000;
+            const line = { status: final ? 'stopped' : 'running', source: o.source, seconds, ...c };
+            if (g.json) process.stdout.write(`${JSON.stringify(line)}\n`);
+            else
+              process.stderr.write(
+                `${o.source}: ${c.events} events (${Math.round(c.events / Math.max(seconds, 0.001))}/s), ${c.late} late, ${c.malformed} malformed, ${c.batches} batches${final ? ', stopped' : ''}\n`,
+              );
+          };
+          try {
+            const counters = await store.stream({
+              source: o.source,
+              signal: ac.signal,
+              batchSize: o.batchSize,
+              ...(o.group !== undefined ? { groupId: o.group } : {}),
+              ...(o.instance !== undefined ? { instanceId: o.instance } : {}),
+              onBatch: (c) => {
+                if (Date.now() - lastReport >= 5000) {
+                  lastReport = Date.now();
+                  report(c, false);
+                }
+              },
+            });
+            report(counters, true);
+          } finally {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            await store.close();
+          }
+        },
+      ),
+    );
+}

@@ -3,7 +3,7 @@ import { registerDataCommands } from './commands/data-commands.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerRepoCommands } from './commands/repo-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
-import { registerStreamCommand } from './commands/stream-command.js';
+import { registerStreamCommand, registerVerifyConsistencyCommand } from './commands/stream-command.js';
 import { EXIT } from './output.js';
 
 /** Builds the `tessera` command line. Exported so tests can run commands in-process. */
@@ -23,6 +23,7 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   registerServeCommand(program);
   registerStreamCommand(program);
+  registerVerifyConsistencyCommand(program);
   registerDemoCommand(program);
   return program;
 }

@@ -13,6 +13,8 @@ export const EXIT = {
   conflict: 3,
   /** Something named does not exist (view, feature, service, file). */
   notFound: 4,
+  /** A check ran and failed: online and offline values disagree (verify-consistency). */
+  checkFailed: 5,
 } as const;
 
 export interface GlobalOptions {

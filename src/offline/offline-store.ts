@@ -1,3 +1,4 @@
+import type { JoinKey } from '../definitions/entity.js';
 import type { AggregationSelection, ViewSelection } from '../definitions/resolve.js';
 import type { Source } from '../definitions/source.js';
 import type { OnlineRow } from '../online/online-store.js';
@@ -31,6 +32,17 @@ export interface OfflineStore {
    * tiles with the stream engine's own code.
    */
   pullEvents(request: PullEventsRequest): AsyncIterable<SourceEvent[]>;
+
+  /**
+   * Up to `limit` distinct entities (join key values, by name) with events at or after `sinceMs`, a sample that
+   * does not depend on file order (ordered by a hash of the keys).
+   */
+  sampleEntities(
+    source: Source,
+    joinKeys: readonly JoinKey[],
+    sinceMs: number,
+    limit: number,
+  ): Promise<Record<string, unknown>[]>;
 
   /** Column names and types of a source, read from the actual data (file footer, table catalog). */
   describeSource(source: Source): Promise<SourceColumn[]>;

@@ -5,7 +5,7 @@
  * recomputation over the lake the engine wrote, which must hold each accepted event exactly once; each malformed
  * event must be in the dead letters exactly once.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -157,23 +157,39 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('tessera stream on Kafka', () => {
   it('survives 10+ kill -9 at random moments: online = offline recomputation, lake and dead letters exact', async () => {
     await produce(3000);
-    let kills = 0;
-    while (kills < 12) {
-      const worker = startWorker();
-      await sleep(1500 + Math.floor(rnd() * 2500)); // starting up, then somewhere in the middle of a batch
-      worker.kill('SIGKILL');
-      await new Promise((r) => worker.once('exit', r));
-      kills++;
-      if (kills % 3 === 0) await produce(1500); // the stream keeps flowing while the worker dies
-    }
-    // The killed workers made progress (so kills landed while consuming), but not all of it.
     const probe = await FeatureStore.open(dir);
-    const progress = [...(await probe.online.readCheckpoints('clicks.clicks')).values()].reduce(
-      (t, c) => t + c.next,
-      0,
-    );
-    await probe.close();
-    expect(progress).toBeGreaterThan(0);
+    const progress = async () =>
+      [...(await probe.online.readCheckpoints('clicks.clicks')).values()].reduce((t, c) => t + c.next, 0);
+    let kills = 0;
+    let killedMidStream = 0;
+    // The stream keeps flowing while workers die: a producer sends 100 events every 100 ms meanwhile.
+    let producing = true;
+    const background = (async () => {
+      while (producing) {
+        await produce(100);
+        await sleep(100);
+      }
+    })();
+    try {
+      while (kills < 12) {
+        const before = await progress();
+        const worker = startWorker();
+        // Kill once the worker is consuming (its checkpoint moved), at a random moment after that.
+        const until = Date.now() + 30_000;
+        while ((await progress()) === before && Date.now() < until) await sleep(50);
+        await sleep(Math.floor(rnd() * 700));
+        worker.kill('SIGKILL');
+        await new Promise((r) => worker.once('exit', r));
+        kills++;
+        if ((await progress()) > before) killedMidStream++;
+      }
+    } finally {
+      producing = false;
+      await background;
+      await probe.close();
+    }
+    // The kills landed while workers were consuming, not before they started.
+    expect(killedMidStream).toBeGreaterThanOrEqual(10);
     // Last run: until every partition's checkpoint reaches the end of the topic.
     const worker = startWorker();
     let stderr = '';
@@ -252,6 +268,22 @@ describe('tessera stream on Kafka', () => {
         }
       });
       expect(mismatches).toBe(0);
+
+      // The same check as users run it: `tessera verify-consistency` requires 100%.
+      const verify = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'src/cli/run.ts'), '--repo', dir, 'verify-consistency', '--json'],
+        { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+      );
+      expect(verify.status, verify.stderr).toBe(0);
+      const report = JSON.parse(verify.stdout) as {
+        score: number;
+        compared: number;
+        views: { entities: number }[];
+      };
+      expect(report.score).toBe(1);
+      expect(report.views[0]?.entities).toBe(USERS);
+      expect(report.compared).toBe(USERS * 8); // 8 features: clicks × 3 windows, spend × 2, top, recent, items
       expect(online.rows.reduce((t, r) => t + (r['clicks_1d'] as number), 0)).toBeGreaterThan(0);
     } finally {
       await store.close();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FeatureStore } from '../../feature-store.js';
 import type { StreamCounters } from '../../stream/stream-worker.js';
-import { action, type GlobalOptions } from '../output.js';
+import { action, EXIT, emit, type GlobalOptions, table } from '../output.js';
 
 /** `stream`: the stream engine for one source, until SIGINT/SIGTERM. */
 export function registerStreamCommand(program: Command): void {
@@ -62,5 +62,53 @@ export function registerStreamCommand(program: Command): void {
           }
         },
       ),
+    );
+}
+
+/** `verify-consistency`: online values against the offline recomputation, for sampled entities. */
+export function registerVerifyConsistencyCommand(program: Command): void {
+  program
+    .command('verify-consistency')
+    .description(
+      'compare online aggregation values with the offline recomputation now; exit 5 on any mismatch',
+    )
+    .option(
+      '--view <name>',
+      'aggregation view to check (repeatable; default: every online one)',
+      (v, prev: string[]) => [...prev, v],
+      [],
+    )
+    .option('--sample <n>', 'entities per view', (v) => Number.parseInt(v, 10), 1000)
+    .action(
+      action(async (o: { view: string[]; sample: number }, cmd: Command) => {
+        const g = cmd.optsWithGlobals<GlobalOptions>();
+        const store = await FeatureStore.open(g.repo ?? '.');
+        try {
+          const report = await store.verifyConsistency({
+            sample: o.sample,
+            ...(o.view.length > 0 ? { views: o.view } : {}),
+          });
+          emit(g, report, () => {
+            const lines = [
+              `consistency score ${(report.score * 100).toFixed(2)}% (${report.compared} values compared at ${report.at})`,
+              table(
+                ['VIEW', 'ENTITIES', 'VALUES', 'MISMATCHES'],
+                report.views.map((v) => [v.view, v.entities, v.compared, v.mismatches.length]),
+              ),
+            ];
+            for (const v of report.views) {
+              for (const m of v.mismatches.slice(0, 20)) {
+                lines.push(
+                  `  ${v.view}:${m.feature} ${JSON.stringify(m.entity)}: online ${JSON.stringify(m.online)}, offline ${JSON.stringify(m.offline)}`,
+                );
+              }
+            }
+            return lines.join('\n');
+          });
+          if (report.score < 1) process.exitCode = EXIT.checkFailed;
+        } finally {
+          await store.close();
+        }
+      }),
     );
 }

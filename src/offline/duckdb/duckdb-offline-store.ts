@@ -541,6 +541,42 @@ export class DuckDbOfflineStore implements OfflineStore, OfflineWriter {
     }
   }
 
+  async sampleEntities(
+    source: Source,
+    joinKeys: readonly JoinKey[],
+    sinceMs: number,
+    limit: number,
+  ): Promise<Record<string, unknown>[]> {
+    const connection = await this.connect();
+    try {
+      const sinceUs = BigInt(Math.floor(sinceMs)) * 1000n;
+      const scan = await this.prepareScan(
+        connection,
+        { name: source.name, source, joinKeys, columns: [], extraColumns: [] },
+        0,
+        sinceUs,
+        undefined,
+      );
+      const keys = scan.joinKeys.map((k) => quoteIdent(k.name)).join(', ');
+      const sql = `SELECT DISTINCT ${keys} FROM ${scan.relation}
+        WHERE ${timeRangeFilter(scan, sinceUs, undefined)} AND ${scan.joinKeys.map((k) => `${quoteIdent(k.name)} IS NOT NULL`).join(' AND ')}
+        ORDER BY hash(${keys}) LIMIT ${Math.max(0, Math.trunc(limit))}`;
+      const reader = await connection.runAndReadAll(sql);
+      return reader
+        .getRowObjectsJS()
+        .map((r) =>
+          Object.fromEntries(
+            Object.entries(r).map(([k, v]) => [
+              k,
+              typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : v,
+            ]),
+          ),
+        );
+    } finally {
+      this.release(connection);
+    }
+  }
+
   async describeSource(source: Source): Promise<SourceColumn[]> {
     if (source.type === 'postgres')
       return describePostgres(source, connectionUrl(source, this.ctx.connections));

@@ -386,6 +386,7 @@ export class FeatureStore {
       },
       stagingDir: join(this.config.repoPath, '.tessera', 'stream', safeName(groupId)),
       deadLetterDir: join(this.config.repoPath, 'dead-letters', source.name),
+      ...(opts.instanceId !== undefined ? { instanceId: opts.instanceId } : {}),
     });
     const kafka = new KafkaSource({
       brokers: url.slice('kafka://'.length).split(','),

@@ -14,19 +14,29 @@ export interface StagedFile {
  *   1. during the batch, each file is written under `<staging>/<partition>/<uuid>.staged` (invisible to readers);
  *   2. the checkpoint commit records the list of staged files with the new offset (checkpoint meta);
  *   3. after the commit they are renamed to their final names (atomic on one file system).
- * A worker that restarts (or takes a partition over) calls `recover` with the list of the partition's last
- * checkpoint: listed files still staged are promoted (the commit happened, the rename did not), and every other
- * staged file of the partition is deleted (written by a batch whose commit never happened, possibly by a worker
- * that lost the partition). Final names are deterministic per batch, so a repeated promotion is harmless.
+ * A worker that restarts (or takes a partition over) calls `recover` with the partition's last checkpoint:
+ * listed files still staged are promoted (the commit happened, the rename did not), and staged files of batches
+ * that can no longer commit are deleted. A staged file's name starts with the offset its batch expects to commit
+ * from; once the checkpoint has moved past that offset, the batch's commit would be refused, so its files are
+ * garbage. Files of a batch that may still commit (another worker's, in flight during a rebalance) are left
+ * alone, unless this worker wrote them in an earlier life. Final names are deterministic per batch, so a
+ * repeated promotion is harmless.
  */
 export class StagedFiles {
-  constructor(private readonly stagingDir: string) {}
+  /**
+   * @param owner this worker's identity (its static group membership id, or a per-process id): on recovery, its
+   *   own leftovers from an earlier life are deleted too, since it cannot have a batch in flight any more.
+   */
+  constructor(
+    private readonly stagingDir: string,
+    private readonly owner: string,
+  ) {}
 
-  /** A fresh staging path for a file of `partition` whose final path is `final`. */
-  path(partition: string, final: string): StagedFile {
+  /** A fresh staging path for a file of `partition` (batch committing from `expected`), final path `final`. */
+  path(partition: string, expected: number | null, final: string): StagedFile {
     const dir = join(this.stagingDir, safeName(partition));
     mkdirSync(dir, { recursive: true });
-    return { staged: join(dir, `${randomUUID()}.staged`), final };
+    return { staged: join(dir, `${expected ?? -1}-${safeName(this.owner)}-${randomUUID()}.staged`), final };
   }
 
   promote(files: readonly StagedFile[]): void {
@@ -37,14 +47,18 @@ export class StagedFiles {
     }
   }
 
-  recover(partition: string, committed: readonly StagedFile[]): void {
+  recover(partition: string, next: number | null, committed: readonly StagedFile[]): void {
     this.promote(committed);
     const dir = join(this.stagingDir, safeName(partition));
     if (!existsSync(dir)) return;
     const keep = new Set(committed.map((f) => f.staged));
+    const mine = `-${safeName(this.owner)}-`;
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
-      if (!keep.has(path)) rmSync(path, { force: true });
+      const expected = Number.parseInt(name, 10);
+      const dead =
+        (next !== null && !(expected >= next)) || name.slice(String(expected).length).startsWith(mine);
+      if (!keep.has(path) && dead) rmSync(path, { force: true });
     }
   }
 }

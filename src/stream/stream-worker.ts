@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { decodeTile, encodeTile } from '../aggregation/tile-codec.js';
 import {
@@ -47,6 +49,8 @@ export interface StreamWorkerOptions {
   readonly stagingDir: string;
   /** Folder of dead-letter files (JSON lines, one file per batch and partition). */
   readonly deadLetterDir: string;
+  /** This worker's stable identity across restarts (static group membership id); default: one per process. */
+  readonly instanceId?: string;
   readonly clock?: () => number;
   /** Test hook: called at named points of a batch; throwing there simulates a crash at that point. */
   readonly faultPoint?: (point: 'staged' | 'committed' | 'promoted') => void;
@@ -125,7 +129,10 @@ export class StreamWorker implements StreamHandler {
     this.#plans = opts.views.map((v) => tilePlan(v.view));
     this.#refs = opts.views.map((v) => ({ project: opts.project, name: v.view.name, ttlMs: 0 }));
     this.#latenessMs = Math.min(...opts.views.map((v) => v.view.allowedLatenessMs));
-    this.#staged = new StagedFiles(opts.stagingDir);
+    this.#staged = new StagedFiles(
+      opts.stagingDir,
+      opts.instanceId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    );
     const columns = new Map<string, EventSchema['columns'][number]['type']>();
     for (const v of opts.views) {
       for (const a of v.view.aggregations) if (a.column && a.inputType) columns.set(a.column, a.inputType);
@@ -144,7 +151,7 @@ export class StreamWorker implements StreamHandler {
     for (const p of partitions) {
       const c = checkpoints.get(p);
       const meta = parseMeta(c?.meta ?? null);
-      this.#staged.recover(p, meta.files);
+      this.#staged.recover(p, c?.next ?? null, meta.files);
       this.#partitions.set(p, { next: c?.next ?? null, watermark: meta.watermark });
       out.set(p, c?.next ?? null);
     }
@@ -221,8 +228,10 @@ export class StreamWorker implements StreamHandler {
     try {
       const tiles = await this.#applyToTiles(accepted);
       const files = new Map<string, StagedFile[]>();
-      for (const [p, part] of byPartition)
-        files.set(p, await this.#stageFiles(p, part.first, part.last, part.events, part.dead));
+      for (const [p, part] of byPartition) {
+        const expected = (this.#partitions.get(p) as PartitionState).next;
+        files.set(p, await this.#stageFiles(p, expected, part.first, part.last, part.events, part.dead));
+      }
       this.#opts.faultPoint?.('staged');
       await this.#opts.online.writeTiles(tiles, {
         consumer: this.#opts.consumer,
@@ -327,6 +336,7 @@ export class StreamWorker implements StreamHandler {
   /** Writes the batch's lake file(s) and dead letters of one partition under staging names. */
   async #stageFiles(
     partition: string,
+    expected: number | null,
     first: number,
     last: number,
     events: readonly Record<string, unknown>[],
@@ -335,7 +345,7 @@ export class StreamWorker implements StreamHandler {
     const out: StagedFile[] = [];
     const name = `stream-${safeName(partition)}-${first}-${last}`;
     if (dead.length > 0) {
-      const f = this.#staged.path(partition, join(this.#opts.deadLetterDir, `${name}.jsonl`));
+      const f = this.#staged.path(partition, expected, join(this.#opts.deadLetterDir, `${name}.jsonl`));
       writeFileSync(
         f.staged,
         `${dead.map((d) => JSON.stringify({ ...d, source: this.#opts.source.name })).join('\n')}\n`,
@@ -354,7 +364,7 @@ export class StreamWorker implements StreamHandler {
         else byDay.set(day, [row]);
       }
       for (const [day, rows] of byDay) {
-        const f = this.#staged.path(partition, join(dir, `date=${day}`, `${name}.parquet`));
+        const f = this.#staged.path(partition, expected, join(dir, `date=${day}`, `${name}.parquet`));
         await lake.writer.writeParquet(rows, lake.columns, f.staged);
         out.push(f);
       }

@@ -155,6 +155,7 @@ for (const [name, create] of stores) {
             lake: { writer: offline, repoPath: repo, columns: EVENT_COLUMNS },
             stagingDir: join(repo, '.tessera', 'staging'),
             deadLetterDir: join(repo, 'dead-letters'),
+            instanceId: 'worker-1',
             faultPoint: (point) => {
               if (crashes < 15 && crashRnd() < 0.2) {
                 crashes++;

@@ -81,7 +81,11 @@ export class KafkaSource implements StreamSource {
     });
     signal.addEventListener('abort', poke, { once: true });
 
+    // Records of a replaced stream may still arrive while it closes: they would interleave with the new stream's
+    // records of the same partition and skip offsets, so only the current stream's records are kept.
+    let generation = 0;
     const open = async (offsets: ReadonlyMap<string, number | null>): Promise<StringStream> => {
+      const mine = ++generation;
       const s = (await this.#consumer.consume({
         topics: [topic],
         mode: MessagesStreamModes.MANUAL,
@@ -95,6 +99,7 @@ export class KafkaSource implements StreamSource {
           })),
       })) as StringStream;
       s.on('data', (m: StringMessage) => {
+        if (mine !== generation) return;
         buffer.push({
           partition: `${topic}/${m.partition}`,
           offset: Number(m.offset),
@@ -144,7 +149,15 @@ export class KafkaSource implements StreamSource {
         if (pending !== undefined || signal.aborted) continue;
         const batch = buffer.splice(0, batchSize);
         if (stream?.isPaused()) stream.resume();
-        if (owned.length > 0) await handler.batch(batch);
+        if (owned.length === 0) continue;
+        try {
+          await handler.batch(batch);
+        } catch (e) {
+          // Another worker committed one of our partitions (a rebalance in progress): resume every owned
+          // partition from its stored checkpoint; the group will tell us if it is no longer ours.
+          if (!(e instanceof TesseraError && e.code === 'CONFLICT')) throw e;
+          pending = [owned.map((id) => Number(id.slice(id.lastIndexOf('/') + 1)))];
+        }
       }
     } catch (e) {
       throw e instanceof TesseraError

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { valuesAgree } from './aggregation/agreement.js';
 import { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
 import { TesseraAggregateError, TesseraError } from './core/errors.js';
@@ -27,7 +27,9 @@ import { toOnlineRows } from './serving/push.js';
 import { type FeatureSelector, type OnlineRowOf, selectorRefs } from './serving/typed-result.js';
 import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
 import { KafkaSource } from './stream/kafka/kafka-source.js';
+import { ParquetReplaySource } from './stream/replay/parquet-replay-source.js';
 import { safeName } from './stream/staged-files.js';
+import type { StreamSource } from './stream/stream-source.js';
 import { type StreamCounters, StreamWorker } from './stream/stream-worker.js';
 import { duckType, TrainingSet } from './training/training-set.js';
 
@@ -176,11 +178,13 @@ export class FeatureStore {
           const columns = await this.offline.describeSource(source);
           errors.push(...validateViewAgainstSource(repo.state, view, source, columns));
         } catch (e) {
-          // A streamed source's lake may not exist yet: the stream engine creates it.
-          const streamedAndEmpty =
-            source.stream !== undefined && e instanceof TesseraError && e.code === 'NOT_FOUND';
-          if (e instanceof TesseraError && !streamedAndEmpty) errors.push(e);
-          else if (!streamedAndEmpty) throw e;
+          // The event lake of an aggregation view may not exist yet: the stream engine creates it.
+          const emptyEventLake =
+            (source.stream !== undefined || view.kind === 'AggregationView') &&
+            e instanceof TesseraError &&
+            e.code === 'NOT_FOUND';
+          if (e instanceof TesseraError && !emptyEventLake) errors.push(e);
+          else if (!emptyEventLake) throw e;
         }
       }
     }
@@ -337,6 +341,8 @@ export class FeatureStore {
     groupId?: string;
     /** Static group membership id (see KafkaSourceOptions.instanceId). */
     instanceId?: string;
+    /** Replay events from this Parquet file, folder or glob instead of consuming Kafka; ends when done. */
+    replay?: string;
     batchSize?: number;
     onBatch?: (counters: StreamCounters) => void;
   }): Promise<StreamCounters> {
@@ -350,29 +356,13 @@ export class FeatureStore {
         'NOT_FOUND',
       );
     }
-    if (source.stream === undefined) {
-      throw new TesseraError(`source '${source.name}' has no stream`, {
-        field: 'stream',
-        hint: "give the source stream: { type: 'kafka', topic, connection } and a kafka:// connection in tessera.yaml",
-      });
-    }
-    const url = this.config.connections[source.stream.connection]?.url;
-    if (url === undefined || !url.startsWith('kafka://')) {
-      throw new TesseraError(
-        `connection '${source.stream.connection}' of source '${source.name}' is not a Kafka url`,
-        {
-          field: `connections.${source.stream.connection}`,
-          expected: 'url: kafka://host:port[,host:port…]',
-          ...(url !== undefined ? { actual: url } : {}),
-        },
-      );
-    }
     const views = state.aggregationViews
       .filter((v) => v.source === source.name && v.online)
       .map(
         (v) => resolveFeatures(state, { features: [`${v.name}:*`] }).aggregations[0] as AggregationSelection,
       );
     const groupId = opts.groupId ?? `${this.config.project}.${source.name}`;
+    const records = this.streamSourceFor(source, groupId, opts);
     const worker = new StreamWorker({
       project: this.config.project,
       consumer: groupId,
@@ -388,29 +378,69 @@ export class FeatureStore {
       deadLetterDir: join(this.config.repoPath, 'dead-letters', source.name),
       ...(opts.instanceId !== undefined ? { instanceId: opts.instanceId } : {}),
     });
-    const kafka = new KafkaSource({
-      brokers: url.slice('kafka://'.length).split(','),
-      topic: source.stream.topic,
-      groupId,
-      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
-      ...(opts.instanceId !== undefined ? { instanceId: opts.instanceId } : {}),
-    });
     try {
-      await kafka.consume(
+      await records.consume(
         {
           assigned: (p) => worker.assigned(p),
           revoked: (p) => worker.revoked(p),
-          batch: async (records) => {
-            await worker.batch(records);
+          batch: async (batch) => {
+            await worker.batch(batch);
             opts.onBatch?.(worker.counters);
           },
         },
         opts.signal,
       );
     } finally {
-      await kafka.close();
+      await records.close();
     }
     return worker.counters;
+  }
+
+  /** Where a source's stream records come from: a Parquet replay when asked, else its Kafka topic. */
+  private streamSourceFor(
+    source: Source,
+    groupId: string,
+    opts: { replay?: string; batchSize?: number; instanceId?: string },
+  ): StreamSource {
+    if (opts.replay !== undefined) {
+      const path = resolve(this.config.repoPath, opts.replay);
+      if (source.type === 'parquet' && resolve(this.config.repoPath, source.path) === path) {
+        throw new TesseraError(`cannot replay source '${source.name}' from its own lake`, {
+          field: 'replay',
+          hint: 'its events are appended to that lake: replay from a copy, or materialize the view instead',
+        });
+      }
+      return new ParquetReplaySource({
+        path,
+        timestampField: source.timestampField,
+        name: `${source.name}:${basename(path)}`,
+        ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      });
+    }
+    if (source.stream === undefined) {
+      throw new TesseraError(`source '${source.name}' has no stream`, {
+        field: 'stream',
+        hint: "give the source stream: { type: 'kafka', topic, connection } and a kafka:// connection in tessera.yaml, or replay Parquet with --replay",
+      });
+    }
+    const url = this.config.connections[source.stream.connection]?.url;
+    if (url === undefined || !url.startsWith('kafka://')) {
+      throw new TesseraError(
+        `connection '${source.stream.connection}' of source '${source.name}' is not a Kafka url`,
+        {
+          field: `connections.${source.stream.connection}`,
+          expected: 'url: kafka://host:port[,host:port…]',
+          ...(url !== undefined ? { actual: url } : {}),
+        },
+      );
+    }
+    return new KafkaSource({
+      brokers: url.slice('kafka://'.length).split(','),
+      topic: source.stream.topic,
+      groupId,
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      ...(opts.instanceId !== undefined ? { instanceId: opts.instanceId } : {}),
+    });
   }
 
   /**

@@ -22,7 +22,10 @@ export function registerStreamCommand(program: Command): void {
     .option('--batch-size <n>', 'records per batch, at most', (v) => Number.parseInt(v, 10), 2000)
     .action(
       action(
-        async (o: { source: string; group?: string; instance?: string; batchSize: number }, cmd: Command) => {
+        async (
+          o: { source: string; group?: string; instance?: string; replay?: string; batchSize: number },
+          cmd: Command,
+        ) => {
           const g = cmd.optsWithGlobals<GlobalOptions>();
           const store = await FeatureStore.open(g.repo ?? '.');
           const ac = new AbortController();
@@ -47,6 +50,7 @@ export function registerStreamCommand(program: Command): void {
               batchSize: o.batchSize,
               ...(o.group !== undefined ? { groupId: o.group } : {}),
               ...(o.instance !== undefined ? { instanceId: o.instance } : {}),
+              ...(o.replay !== undefined ? { replay: o.replay } : {}),
               onBatch: (c) => {
                 if (Date.now() - lastReport >= 5000) {
                   lastReport = Date.now();

@@ -1,6 +1,7 @@
 import { basename, join, resolve } from 'node:path';
 import { valuesAgree } from './aggregation/agreement.js';
 import { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
+import { encodeEntityKey } from './core/entity-key.js';
 import { TesseraAggregateError, TesseraError } from './core/errors.js';
 import type { RegistryState } from './definitions/definition.js';
 import { type FeatureRef, sourceColumn } from './definitions/feature-view.js';
@@ -26,6 +27,8 @@ import { OnlineServing, type ServedResult } from './serving/online-serving.js';
 import { toOnlineRows } from './serving/push.js';
 import { type FeatureSelector, type OnlineRowOf, selectorRefs } from './serving/typed-result.js';
 import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
+import { decodeEvent, eventSchemaOf } from './stream/event-decoder.js';
+import { KafkaEventProducer } from './stream/kafka/kafka-producer.js';
 import { KafkaSource } from './stream/kafka/kafka-source.js';
 import { ParquetReplaySource } from './stream/replay/parquet-replay-source.js';
 import { safeName } from './stream/staged-files.js';
@@ -74,6 +77,7 @@ export class FeatureStore {
   private stateLoadedAt = 0;
   private refreshing: Promise<void> | undefined;
   private readonly serving: OnlineServing;
+  private producer: KafkaEventProducer | undefined;
 
   private constructor(
     readonly config: RepoConfig,
@@ -347,20 +351,7 @@ export class FeatureStore {
     onBatch?: (counters: StreamCounters) => void;
   }): Promise<StreamCounters> {
     await this.refresh();
-    const state = this.currentState();
-    const source = state.sources.find((s) => s.name === opts.source);
-    if (!source) {
-      throw new TesseraError(
-        `unknown source '${opts.source}'`,
-        { field: 'source', hint: `known sources: ${state.sources.map((s) => s.name).join(', ') || 'none'}` },
-        'NOT_FOUND',
-      );
-    }
-    const views = state.aggregationViews
-      .filter((v) => v.source === source.name && v.online)
-      .map(
-        (v) => resolveFeatures(state, { features: [`${v.name}:*`] }).aggregations[0] as AggregationSelection,
-      );
+    const { source, views } = this.streamedSource(opts.source);
     const groupId = opts.groupId ?? `${this.config.project}.${source.name}`;
     const records = this.streamSourceFor(source, groupId, opts);
     const worker = new StreamWorker({
@@ -417,26 +408,10 @@ export class FeatureStore {
         ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
       });
     }
-    if (source.stream === undefined) {
-      throw new TesseraError(`source '${source.name}' has no stream`, {
-        field: 'stream',
-        hint: "give the source stream: { type: 'kafka', topic, connection } and a kafka:// connection in tessera.yaml, or replay Parquet with --replay",
-      });
-    }
-    const url = this.config.connections[source.stream.connection]?.url;
-    if (url === undefined || !url.startsWith('kafka://')) {
-      throw new TesseraError(
-        `connection '${source.stream.connection}' of source '${source.name}' is not a Kafka url`,
-        {
-          field: `connections.${source.stream.connection}`,
-          expected: 'url: kafka://host:port[,host:port…]',
-          ...(url !== undefined ? { actual: url } : {}),
-        },
-      );
-    }
+    const { brokers, topic } = this.kafkaOf(source);
     return new KafkaSource({
-      brokers: url.slice('kafka://'.length).split(','),
-      topic: source.stream.topic,
+      brokers,
+      topic,
       groupId,
       ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
       ...(opts.instanceId !== undefined ? { instanceId: opts.instanceId } : {}),
@@ -503,6 +478,47 @@ export class FeatureStore {
     return report;
   }
 
+  /** A source and the online aggregation views over it: what the stream engine and the push API work on. */
+  private streamedSource(name: string): { source: Source; views: AggregationSelection[] } {
+    const state = this.currentState();
+    const source = state.sources.find((s) => s.name === name);
+    if (!source) {
+      throw new TesseraError(
+        `unknown source '${name}'`,
+        { field: 'source', hint: `known sources: ${state.sources.map((s) => s.name).join(', ') || 'none'}` },
+        'NOT_FOUND',
+      );
+    }
+    const views = state.aggregationViews
+      .filter((v) => v.source === source.name && v.online)
+      .map(
+        (v) => resolveFeatures(state, { features: [`${v.name}:*`] }).aggregations[0] as AggregationSelection,
+      );
+    return { source, views };
+  }
+
+  /** The Kafka brokers and topic a source streams from (its `stream` and the named connection). */
+  private kafkaOf(source: Source): { brokers: string[]; topic: string } {
+    if (source.stream === undefined) {
+      throw new TesseraError(`source '${source.name}' has no stream`, {
+        field: 'stream',
+        hint: "give the source stream: { type: 'kafka', topic, connection } and a kafka:// connection in tessera.yaml, or replay Parquet with --replay",
+      });
+    }
+    const url = this.config.connections[source.stream.connection]?.url;
+    if (url === undefined || !url.startsWith('kafka://')) {
+      throw new TesseraError(
+        `connection '${source.stream.connection}' of source '${source.name}' is not a Kafka url`,
+        {
+          field: `connections.${source.stream.connection}`,
+          expected: 'url: kafka://host:port[,host:port…]',
+          ...(url !== undefined ? { actual: url } : {}),
+        },
+      );
+    }
+    return { brokers: url.slice('kafka://'.length).split(','), topic: source.stream.topic };
+  }
+
   /** Column types of a source's lake: the existing files' when there are some, else from the definitions. */
   private async lakeColumns(source: Source, views: readonly AggregationSelection[]): Promise<SourceColumn[]> {
     try {
@@ -565,9 +581,44 @@ export class FeatureStore {
     return { online: to === 'offline' ? 0 : rows.length, offline };
   }
 
+  /**
+   * Sends events of a streamed source to its Kafka topic, for `tessera stream` to aggregate (the push API of
+   * the stream engine). Every event is checked first, as the engine will decode it: one bad event fails the
+   * call with its index, field and reason, and nothing is sent. Records are keyed by the entity key, so each
+   * entity's events stay in one partition and in order.
+   */
+  async pushEvents(request: {
+    source: string;
+    events: readonly Readonly<Record<string, unknown>>[];
+  }): Promise<{ sent: number }> {
+    await this.refresh();
+    const { source, views } = this.streamedSource(request.source);
+    const schema = eventSchemaOf(source, views);
+    const messages = request.events.map((event, i) => {
+      const value = JSON.stringify(event);
+      const decoded = decodeEvent(value, schema);
+      if (!decoded.ok) {
+        throw new TesseraError(`event ${i} of source '${source.name}' is invalid: ${decoded.reason}`, {
+          row: i,
+          ...(decoded.field !== undefined ? { field: decoded.field } : {}),
+        });
+      }
+      return { key: encodeEntityKey(schema.joinKeys, decoded.event.row), value };
+    });
+    const { brokers, topic } = this.kafkaOf(source);
+    this.producer ??= new KafkaEventProducer(brokers);
+    await this.producer.send(topic, messages);
+    return { sent: messages.length };
+  }
+
   async close(): Promise<void> {
     await this.refreshing;
-    await Promise.allSettled([this.offline.close(), this.online.close(), this.registry.close()]);
+    await Promise.allSettled([
+      this.offline.close(),
+      this.online.close(),
+      this.registry.close(),
+      ...(this.producer ? [this.producer.close()] : []),
+    ]);
   }
 }
 

@@ -22,14 +22,17 @@ const pushSchema = {
     rows: { type: 'array', items: { type: 'object' } },
     df: { type: 'object', additionalProperties: { type: 'array' } },
     to: { type: 'string', enum: ['online', 'offline', 'online_and_offline'] },
+    source: { type: 'string', minLength: 1 },
+    events: { type: 'array', items: { type: 'object' } },
   },
   additionalProperties: false,
-  oneOf: [{ required: ['rows'] }, { required: ['df'] }],
+  oneOf: [{ required: ['rows'] }, { required: ['df'] }, { required: ['source', 'events'] }],
 } as const;
 
 /**
  * The HTTP feature server. `POST /get-online-features` speaks Feast's JSON so existing Feast HTTP clients work
- * unchanged; `POST /push` writes rows online and/or offline; `GET /health` (alive) and `GET /ready` (registry
+ * unchanged; `POST /push` writes rows online and/or offline (or, with `source` and `events`, sends events to a
+ * streamed source's topic); `GET /health` (alive) and `GET /ready` (registry
  * loaded and online store answering).
  *
  * @example
@@ -108,7 +111,14 @@ export async function buildServer(
       rows?: Record<string, unknown>[];
       df?: Record<string, unknown[]>;
       to?: 'online' | 'offline' | 'online_and_offline';
+      source?: string;
+      events?: Record<string, unknown>[];
     };
+    if (body.source !== undefined && body.events !== undefined) {
+      // Events of a streamed source go to its topic, for the stream engine to aggregate exactly once.
+      const sent = await store.pushEvents({ source: body.source, events: body.events });
+      return { status: 'ok', source: body.source, ...sent };
+    }
     const view = viewFor(store, body.view ?? body.push_source_name);
     const rows = body.rows ?? columnsToRows(body.df ?? {});
     const written = await store.push({ view, rows, ...(body.to ? { to: body.to } : {}) });

@@ -1,3 +1,4 @@
+import { TesseraError } from '../core/errors.js';
 import type { JoinKey } from '../definitions/entity.js';
 import type { ScalarType } from '../definitions/value-types.js';
 
@@ -114,4 +115,47 @@ function convert(v: unknown, type: ScalarType): unknown {
     case 'bytes':
       return BAD;
   }
+}
+
+/**
+ * The event schema of a source for the stream engine: the join keys of its aggregation views (they must share
+ * them: the stream is partitioned by that key), its timestamp, and the columns the views aggregate (typed) or
+ * filter on (`any`).
+ */
+export function eventSchemaOf(
+  source: { readonly name: string; readonly timestampField: string },
+  views: readonly {
+    readonly joinKeys: readonly JoinKey[];
+    readonly view: {
+      readonly name: string;
+      readonly aggregations: readonly { readonly column?: string; readonly inputType?: ScalarType }[];
+      readonly where: readonly { readonly column: string }[];
+    };
+  }[],
+): EventSchema {
+  const first = views[0];
+  if (first === undefined) {
+    throw new TesseraError(`no online aggregation view reads source '${source.name}'`, {
+      field: 'source',
+      hint: 'define an aggregationView over this source, with online: true',
+    });
+  }
+  const keysOf = (v: (typeof views)[number]) => v.joinKeys.map((k) => `${k.name}:${k.type}`).join(',');
+  const differing = views.find((v) => keysOf(v) !== keysOf(first));
+  if (differing) {
+    throw new TesseraError(`aggregation views over stream '${source.name}' must share join keys`, {
+      field: differing.view.name,
+      hint: 'the stream is partitioned by one entity key; define a source per entity',
+    });
+  }
+  const columns = new Map<string, ScalarType | 'any'>();
+  for (const v of views) {
+    for (const a of v.view.aggregations) if (a.column && a.inputType) columns.set(a.column, a.inputType);
+    for (const c of v.view.where) if (!columns.has(c.column)) columns.set(c.column, 'any');
+  }
+  return {
+    joinKeys: first.joinKeys,
+    timestampField: source.timestampField,
+    columns: [...columns].map(([name, type]) => ({ name, type })),
+  };
 }

@@ -22,6 +22,7 @@ import {
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FeatureStore } from '../../src/feature-store.js';
+import { buildServer } from '../../src/server/http-server.js';
 import { sameAggregate } from '../helpers/aggregation-reference.js';
 import { prng } from '../helpers/prng.js';
 import { kafkaBrokers, redisUrl } from '../helpers/services.js';
@@ -123,24 +124,27 @@ aggregation_views:
     await store.close();
   }
 
-  /** Sends `n` click events over the last 50 minutes, keyed by user, plus a malformed record now and then. */
+  /** A click event of the last 50 minutes. */
+  event(): { user_id: number; ts: string; amount: number; item: string; kind: string } {
+    return {
+      user_id: 1 + Math.floor(this.rnd() * USERS),
+      ts: new Date(Date.now() - Math.floor(this.rnd() * 50 * 60_000)).toISOString(),
+      amount: Math.round(this.rnd() * 10_000) / 100,
+      item: `i${Math.floor(this.rnd() * 40)}`,
+      kind: this.rnd() < 0.1 ? 'bot' : 'human',
+    };
+  }
+
+  /** Sends `n` click events straight to Kafka, keyed by user, plus a malformed record now and then. */
   async produce(n: number): Promise<void> {
     const messages = [];
     for (let i = 0; i < n; i++) {
-      const user = 1 + Math.floor(this.rnd() * USERS);
+      const e = this.event();
       const bad = this.produced % 211 === 7;
       if (bad) this.malformed++;
-      const value = bad
-        ? '{"user_id": 1, "ts": "yesterday-ish"}'
-        : JSON.stringify({
-            user_id: user,
-            ts: new Date(Date.now() - Math.floor(this.rnd() * 50 * 60_000)).toISOString(),
-            amount: Math.round(this.rnd() * 10_000) / 100,
-            item: `i${Math.floor(this.rnd() * 40)}`,
-            kind: this.rnd() < 0.1 ? 'bot' : 'human',
-          });
+      const value = bad ? '{"user_id": 1, "ts": "yesterday-ish"}' : JSON.stringify(e);
       this.produced++;
-      messages.push({ topic: this.topic, key: String(user), value });
+      messages.push({ topic: this.topic, key: String(e.user_id), value });
     }
     for (let i = 0; i < messages.length; i += 500) {
       await producer.send({ messages: messages.slice(i, i + 500), acks: ProduceAcks.ALL });
@@ -342,6 +346,28 @@ describe('tessera stream on Kafka', () => {
       } finally {
         await s.stopProducing();
       }
+      // The push API (SDK and HTTP) feeds the same stream; a bad event is refused with the reason.
+      const pushed = Array.from({ length: 300 }, () => s.event());
+      expect(await store.pushEvents({ source: 'clicks', events: pushed })).toEqual({ sent: 300 });
+      const app = await buildServer(store, {});
+      try {
+        const url = await app.listen({ host: '127.0.0.1', port: 0 });
+        const post = (body: unknown) =>
+          fetch(`${url}/push`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          });
+        const ok = await post({ source: 'clicks', events: Array.from({ length: 100 }, () => s.event()) });
+        expect(ok.status).toBe(200);
+        expect(await ok.json()).toMatchObject({ sent: 100 });
+        const bad = await post({ source: 'clicks', events: [s.event(), { ...s.event(), amount: 'lots' }] });
+        expect(bad.status).toBe(400);
+        expect(JSON.stringify(await bad.json())).toMatch(/event 1 .*amount/);
+      } finally {
+        await app.close();
+      }
+      s.produced += 400;
       await s.waitCaughtUp(store);
       b?.kill('SIGTERM');
       if (b) await exited(b);

@@ -228,17 +228,46 @@ export function registerDataCommands(program: Command): void {
 
   program
     .command('push')
-    .description('write rows of a view online and/or to its offline source')
-    .requiredOption('--view <name>', 'feature view')
-    .requiredOption('--file <path>', 'rows as a JSON array or JSON lines (.jsonl)')
-    .option('--to <where>', 'online | offline | online_and_offline', 'online')
+    .description(
+      "write rows of a view online and/or to its offline source, or send events to a source's stream",
+    )
+    .option('--view <name>', 'feature view whose rows to write')
+    .option(
+      '--source <name>',
+      "streamed source whose events to send to its Kafka topic (for 'tessera stream')",
+    )
+    .requiredOption('--file <path>', 'rows or events as a JSON array or JSON lines (.jsonl)')
+    .option('--to <where>', 'online | offline | online_and_offline (rows of a view)', 'online')
     .action(
       action(
         async (
-          o: { view: string; file: string; to: 'online' | 'offline' | 'online_and_offline' },
+          o: {
+            view?: string;
+            source?: string;
+            file: string;
+            to: 'online' | 'offline' | 'online_and_offline';
+          },
           cmd: Command,
         ) => {
           const g = cmd.optsWithGlobals<GlobalOptions>();
+          if ((o.view === undefined) === (o.source === undefined)) {
+            throw new TesseraError('push needs exactly one of --view or --source', {
+              field: '--view',
+              expected: '--view <feature view> (rows) or --source <streamed source> (events)',
+            });
+          }
+          if (o.source !== undefined) {
+            const events = readRowsFile(resolve(o.file));
+            const store = await FeatureStore.open(g.repo ?? '.');
+            try {
+              const sent = await store.pushEvents({ source: o.source, events });
+              emit(g, sent, () => `sent ${sent.sent} events to the stream of ${o.source}`);
+            } finally {
+              await store.close();
+            }
+            return;
+          }
+          const view = o.view as string;
           if (!['online', 'offline', 'online_and_offline'].includes(o.to)) {
             throw new TesseraError(`invalid --to '${o.to}'`, {
               field: '--to',
@@ -248,12 +277,12 @@ export function registerDataCommands(program: Command): void {
           const rows = readRowsFile(resolve(o.file));
           const store = await FeatureStore.open(g.repo ?? '.');
           try {
-            const written = await store.push({ view: o.view, rows, to: o.to });
+            const written = await store.push({ view, rows, to: o.to });
             emit(
               g,
               written,
               () =>
-                `pushed ${rows.length} rows to ${o.view} (online ${written.online}, offline ${written.offline})`,
+                `pushed ${rows.length} rows to ${view} (online ${written.online}, offline ${written.offline})`,
             );
           } finally {
             await store.close();

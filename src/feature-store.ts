@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import { valuesAgree } from './aggregation/agreement.js';
 import { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
@@ -30,11 +31,20 @@ import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
 import { decodeEvent, eventSchemaOf } from './stream/event-decoder.js';
 import { KafkaEventProducer } from './stream/kafka/kafka-producer.js';
 import { KafkaSource } from './stream/kafka/kafka-source.js';
+import { MemoryLog, MemoryLogSource } from './stream/memory/memory-log.js';
 import { ParquetReplaySource } from './stream/replay/parquet-replay-source.js';
 import { safeName } from './stream/staged-files.js';
 import type { StreamSource } from './stream/stream-source.js';
 import { type StreamCounters, StreamWorker } from './stream/stream-worker.js';
 import { duckType, TrainingSet } from './training/training-set.js';
+
+/** The stream engine running in this process over an in-process log (see `FeatureStore.startLocalStream`). */
+export interface LocalStream {
+  readonly counters: StreamCounters;
+  push(events: readonly Readonly<Record<string, unknown>>[]): void;
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 /** What `verifyConsistency` found: the share of sampled values that agree, and every disagreement. */
 export interface ConsistencyReport {
@@ -579,6 +589,73 @@ export class FeatureStore {
     if (to !== 'offline')
       await this.online.write({ project: state.project, name: view.name, ttlMs: view.ttlMs }, rows);
     return { online: to === 'offline' ? 0 : rows.length, offline };
+  }
+
+  /**
+   * Starts the stream engine in this process over an in-process log, for the embedded default (no Kafka): events
+   * given to `push` are checked, keyed by entity and aggregated by a worker running in the background, with the
+   * same tiles, lake append and dead letters as `tessera stream`. The log lives in memory: events pushed but not
+   * yet committed are lost if the process dies (use a Kafka stream for durability). `flush()` resolves once
+   * everything pushed so far is committed.
+   *
+   * @example
+   * const live = await store.startLocalStream({ source: 'events_source' });
+   * live.push([{ user_id: 7, event_ts: new Date().toISOString(), event_type: 'click', item_id: 3, price: 9.5 }]);
+   * await live.flush(); await live.stop();
+   */
+  async startLocalStream(opts: { source: string; partitions?: number }): Promise<LocalStream> {
+    await this.refresh();
+    const { source, views } = this.streamedSource(opts.source);
+    const schema = eventSchemaOf(source, views);
+    const consumer = `${this.config.project}.${source.name}.local-${randomUUID().slice(0, 8)}`;
+    const log = new MemoryLog(source.name, opts.partitions ?? 4);
+    const worker = new StreamWorker({
+      project: this.config.project,
+      consumer,
+      source,
+      views,
+      online: this.online,
+      lake: {
+        writer: this.offline,
+        repoPath: this.config.repoPath,
+        columns: await this.lakeColumns(source, views),
+      },
+      stagingDir: join(this.config.repoPath, '.tessera', 'stream', safeName(consumer)),
+      deadLetterDir: join(this.config.repoPath, 'dead-letters', source.name),
+      instanceId: consumer,
+    });
+    const ac = new AbortController();
+    const committed = () => this.online.readCheckpoints(consumer);
+    const running = new MemoryLogSource(log, 2000).consume(worker, ac.signal);
+    running.catch(() => undefined);
+    return {
+      counters: worker.counters,
+      push: (events) => {
+        events.forEach((event, i) => {
+          const value = JSON.stringify(event);
+          const decoded = decodeEvent(value, schema);
+          if (!decoded.ok) {
+            throw new TesseraError(`event ${i} of source '${source.name}' is invalid: ${decoded.reason}`, {
+              row: i,
+              ...(decoded.field !== undefined ? { field: decoded.field } : {}),
+            });
+          }
+          log.append(encodeEntityKey(schema.joinKeys, decoded.event.row), value);
+        });
+      },
+      flush: async () => {
+        const ends = log.partitions.map((p) => p.length);
+        for (;;) {
+          const c = await committed();
+          if (ends.every((end, i) => end === 0 || (c.get(`${source.name}/${i}`)?.next ?? 0) >= end)) return;
+          await Promise.race([running, new Promise((r) => setTimeout(r, 5))]);
+        }
+      },
+      stop: async () => {
+        ac.abort();
+        await running;
+      },
+    };
   }
 
   /**

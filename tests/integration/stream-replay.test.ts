@@ -12,7 +12,7 @@ import { randomEvents, T0, writeEvents } from '../helpers/aggregation-data.js';
 const dir = mkdtempSync(join(tmpdir(), 'tessera-replay-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('stream replay from Parquet', () => {
+describe('stream engine without Kafka: Parquet replay and the in-process log', () => {
   it('resumes after an interruption and ends with online = offline over the lake', async () => {
     writeFileSync(join(dir, 'tessera.yaml'), 'project: replay\ndefinitions: [features.yaml]\n');
     writeFileSync(
@@ -95,6 +95,44 @@ aggregation_views:
         entities: [{ user_id: 1 }],
       });
       expect(online.rows[0]?.['n_4h'] as number).toBeGreaterThan(0);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  it('runs in-process on the embedded default: pushed events are counted online and appended to the lake', async () => {
+    const store = await FeatureStore.open(dir);
+    try {
+      const lakeRows = async () => {
+        const r = await store.getHistoricalFeatures({
+          spine: {
+            kind: 'sql',
+            query: `SELECT user_id, ts AS event_timestamp FROM read_parquet('${dir}/lake/events/**/*.parquet')`,
+          },
+          features: ['activity:n_1h'],
+        });
+        await r.close();
+        return r.rowCount;
+      };
+      const n1h = async (user_id: number) =>
+        Number(
+          (await store.getOnlineFeatures({ features: ['activity:n_1h'], entities: [{ user_id }] })).rows[0]?.[
+            'n_1h'
+          ],
+        );
+      const [lakeBefore, before] = [await lakeRows(), await n1h(42)];
+      const live = await store.startLocalStream({ source: 'events' });
+      const event = () => ({ user_id: 42, ts: new Date().toISOString(), amount: 1.5, item: 'a', qty: 1 });
+      live.push(Array.from({ length: 250 }, event));
+      expect(() => live.push([{ ...event(), qty: 'one' }])).toThrow(/event 0 .* 'qty' must be a int64/);
+      await live.flush();
+      expect(await n1h(42)).toBe(before + 250);
+      live.push([event()]);
+      await live.flush();
+      await live.stop();
+      expect(live.counters.events).toBe(251);
+      expect(await n1h(42)).toBe(before + 251);
+      expect(await lakeRows()).toBe(lakeBefore + 251);
     } finally {
       await store.close();
     }

@@ -34,7 +34,7 @@ export function registerDemoCommand(program: Command): void {
           return r;
         };
 
-        say(pc.bold(`1/5 generating ${o.events.toLocaleString()} e-commerce events in ${dir}`));
+        say(pc.bold(`1/6 generating ${o.events.toLocaleString()} e-commerce events in ${dir}`));
         const bar = progress(!g.json);
         const init = await time('generate', () =>
           initRepo(dir, { events: o.events, onProgress: (d, t) => bar.update('generating', d, t) }),
@@ -43,11 +43,11 @@ export function registerDemoCommand(program: Command): void {
 
         const store = await FeatureStore.open(dir);
         try {
-          say(pc.bold('2/5 applying definitions (validated against the data)'));
+          say(pc.bold('2/6 applying definitions (validated against the data)'));
           const { result } = await time('apply', () => store.apply({ message: 'demo', author: 'demo' }));
           const state = store.currentState();
 
-          say(pc.bold('3/5 building a point-in-time-correct training set'));
+          say(pc.bold('3/6 building a point-in-time-correct training set'));
           const trainingPath = join(dir, 'training_set.parquet');
           const set = await time('training', async () => {
             const s = await store.getHistoricalFeatures({
@@ -69,7 +69,7 @@ export function registerDemoCommand(program: Command): void {
             ]),
           );
 
-          say(pc.bold('4/5 materializing the latest values into the online store (SQLite)'));
+          say(pc.bold('4/6 materializing the latest values into the online store (SQLite)'));
           const end = new Date((init.data?.timeRange.end ?? new Date()).getTime() + 1);
           const mbar = progress(!g.json);
           const reports = await time('materialize', () =>
@@ -77,7 +77,7 @@ export function registerDemoCommand(program: Command): void {
           );
           mbar.stop();
 
-          say(pc.bold('5/5 serving over HTTP and querying like a Feast client'));
+          say(pc.bold('5/6 serving over HTTP and querying like a Feast client'));
           const app = await buildServer(store);
           const address = await app.listen({ host: '127.0.0.1', port: 0 });
           const users = [...new Set(trainingRows.slice(0, 50).map((r) => Number(r['user_id'])))].slice(0, 3);
@@ -111,6 +111,57 @@ export function registerDemoCommand(program: Command): void {
           latencies.sort((a, b) => a - b);
           await app.close();
 
+          say(pc.bold('6/6 streaming live events through the in-process stream engine'));
+          const live = await store.startLocalStream({ source: 'events_source' });
+          const probe = users[0] as number;
+          const engagements = async () =>
+            Number(
+              (
+                await store.getOnlineFeatures({
+                  features: ['user_engagement:engagements_1h'],
+                  entities: [{ user_id: probe }],
+                })
+              ).rows[0]?.['engagements_1h'] ?? 0,
+            );
+          const clickOf = (user_id: number) => ({
+            user_id,
+            item_id: items[0] ?? 1,
+            event_type: 'click',
+            price: 19.9,
+            event_ts: new Date().toISOString(),
+          });
+          const beforeStream = await engagements();
+          // Freshness: push one click of the probe user, then read until it is counted online.
+          const freshness: number[] = [];
+          for (let i = 1; i <= 40; i++) {
+            const t0 = performance.now();
+            live.push([clickOf(probe)]);
+            while ((await engagements()) < beforeStream + i) await new Promise((r) => setTimeout(r, 1));
+            freshness.push(performance.now() - t0);
+          }
+          // Throughput: a burst of clicks from every user.
+          const burst = Array.from({ length: 20_000 }, (_, i) => clickOf(1 + (i % 500)));
+          const burstStart = performance.now();
+          live.push(burst);
+          await live.flush();
+          const burstSeconds = (performance.now() - burstStart) / 1000;
+          await live.stop();
+          freshness.sort((a, b) => a - b);
+          const streamed = {
+            events: live.counters.events,
+            probe: {
+              user_id: probe,
+              engagements1hBefore: beforeStream,
+              engagements1hAfter: await engagements(),
+            },
+            freshnessMs: { p50: pct(freshness, 0.5), p99: pct(freshness, 0.99), max: freshness.at(-1) ?? 0 },
+            burst: {
+              events: burst.length,
+              seconds: burstSeconds,
+              eventsPerSecond: Math.round(burst.length / burstSeconds),
+            },
+          };
+
           const summary = {
             repo: dir,
             events: o.events,
@@ -133,6 +184,7 @@ export function registerDemoCommand(program: Command): void {
                 requests: latencies.length,
               },
             },
+            stream: streamed,
             seconds: timings,
           };
           emit(g, summary, () =>
@@ -145,6 +197,7 @@ export function registerDemoCommand(program: Command): void {
               `  share of rows with a value (point-in-time, TTL applied): ${featureColumns.map((c) => `${c} ${(100 * (filled[c] ?? 0)).toFixed(0)}%`).join(', ')}`,
               `materialized: ${reports.map((r) => `${r.view} ${r.rows.toLocaleString()} rows`).join(', ')} in ${timings['materialize']?.toFixed(2)} s`,
               `online (HTTP, Feast JSON, ${users.length} entities × ranker_v1): p50 ${summary.online.httpLatencyMs.p50.toFixed(2)} ms, p99 ${summary.online.httpLatencyMs.p99.toFixed(2)} ms over ${latencies.length} requests`,
+              `live stream (in-process): user ${probe} engagements_1h ${streamed.probe.engagements1hBefore} → ${streamed.probe.engagements1hAfter}; freshness push → online p50 ${streamed.freshnessMs.p50.toFixed(1)} ms, p99 ${streamed.freshnessMs.p99.toFixed(1)} ms; burst of ${streamed.burst.events.toLocaleString()} events in ${streamed.burst.seconds.toFixed(2)} s (${streamed.burst.eventsPerSecond.toLocaleString()}/s), appended to the lake too`,
               '',
               table(
                 ['FEATURE', ...users.map((u) => `user ${u}`)],

@@ -364,21 +364,7 @@ export class FeatureStore {
     const { source, views } = this.streamedSource(opts.source);
     const groupId = opts.groupId ?? `${this.config.project}.${source.name}`;
     const records = this.streamSourceFor(source, groupId, opts);
-    const worker = new StreamWorker({
-      project: this.config.project,
-      consumer: groupId,
-      source,
-      views,
-      online: this.online,
-      lake: {
-        writer: this.offline,
-        repoPath: this.config.repoPath,
-        columns: await this.lakeColumns(source, views),
-      },
-      stagingDir: join(this.config.repoPath, '.tessera', 'stream', safeName(groupId)),
-      deadLetterDir: join(this.config.repoPath, 'dead-letters', source.name),
-      ...(opts.instanceId !== undefined ? { instanceId: opts.instanceId } : {}),
-    });
+    const worker = await this.streamWorker(source, views, groupId, opts.instanceId);
     try {
       await records.consume(
         {
@@ -486,6 +472,30 @@ export class FeatureStore {
     }
     report.score = report.compared === 0 ? 1 : agreed / report.compared;
     return report;
+  }
+
+  /** A stream worker for a source's views: checkpoints under `consumer`, lake append, dead letters in the repo. */
+  private async streamWorker(
+    source: Source,
+    views: readonly AggregationSelection[],
+    consumer: string,
+    instanceId: string | undefined,
+  ): Promise<StreamWorker> {
+    return new StreamWorker({
+      project: this.config.project,
+      consumer,
+      source,
+      views,
+      online: this.online,
+      lake: {
+        writer: this.offline,
+        repoPath: this.config.repoPath,
+        columns: await this.lakeColumns(source, views),
+      },
+      stagingDir: join(this.config.repoPath, '.tessera', 'stream', safeName(consumer)),
+      deadLetterDir: join(this.config.repoPath, 'dead-letters', source.name),
+      ...(instanceId !== undefined ? { instanceId } : {}),
+    });
   }
 
   /** A source and the online aggregation views over it: what the stream engine and the push API work on. */
@@ -609,21 +619,7 @@ export class FeatureStore {
     const schema = eventSchemaOf(source, views);
     const consumer = `${this.config.project}.${source.name}.local-${randomUUID().slice(0, 8)}`;
     const log = new MemoryLog(source.name, opts.partitions ?? 4);
-    const worker = new StreamWorker({
-      project: this.config.project,
-      consumer,
-      source,
-      views,
-      online: this.online,
-      lake: {
-        writer: this.offline,
-        repoPath: this.config.repoPath,
-        columns: await this.lakeColumns(source, views),
-      },
-      stagingDir: join(this.config.repoPath, '.tessera', 'stream', safeName(consumer)),
-      deadLetterDir: join(this.config.repoPath, 'dead-letters', source.name),
-      instanceId: consumer,
-    });
+    const worker = await this.streamWorker(source, views, consumer, consumer);
     const ac = new AbortController();
     const committed = () => this.online.readCheckpoints(consumer);
     const running = new MemoryLogSource(log, 2000).consume(worker, ac.signal);

@@ -24,7 +24,7 @@ import type {
   TileReadRequest,
   TileWrite,
 } from '../online/online-store.js';
-import { decodeEvent, type EventSchema } from './event-decoder.js';
+import { decodeEvent, type EventSchema, eventSchemaOf } from './event-decoder.js';
 import { type StagedFile, StagedFiles, safeName } from './staged-files.js';
 import type { StreamHandler, StreamRecord } from './stream-source.js';
 
@@ -110,20 +110,7 @@ export class StreamWorker implements StreamHandler {
   readonly #clock: () => number;
 
   constructor(opts: StreamWorkerOptions) {
-    if (opts.views.length === 0) {
-      throw new TesseraError(`no online aggregation view reads source '${opts.source.name}'`, {
-        field: 'source',
-        hint: 'define an aggregationView over this source, with online: true',
-      });
-    }
-    const keys = (s: AggregationSelection) => s.joinKeys.map((k) => `${k.name}:${k.type}`).join(',');
-    const differing = opts.views.find((v) => keys(v) !== keys(opts.views[0] as AggregationSelection));
-    if (differing) {
-      throw new TesseraError(`aggregation views over stream '${opts.source.name}' must share join keys`, {
-        field: differing.view.name,
-        hint: 'the stream is partitioned by one entity key; define a source per entity',
-      });
-    }
+    this.#schema = eventSchemaOf(opts.source, opts.views);
     this.#opts = opts;
     this.#clock = opts.clock ?? Date.now;
     this.#plans = opts.views.map((v) => tilePlan(v.view));
@@ -133,16 +120,6 @@ export class StreamWorker implements StreamHandler {
       opts.stagingDir,
       opts.instanceId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     );
-    const columns = new Map<string, EventSchema['columns'][number]['type']>();
-    for (const v of opts.views) {
-      for (const a of v.view.aggregations) if (a.column && a.inputType) columns.set(a.column, a.inputType);
-      for (const c of v.view.where) if (!columns.has(c.column)) columns.set(c.column, 'any');
-    }
-    this.#schema = {
-      joinKeys: (opts.views[0] as AggregationSelection).joinKeys,
-      timestampField: opts.source.timestampField,
-      columns: [...columns].map(([name, type]) => ({ name, type })),
-    };
   }
 
   async assigned(partitions: readonly string[]): Promise<ReadonlyMap<string, number | null>> {

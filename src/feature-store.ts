@@ -28,7 +28,7 @@ import { OnlineServing, type ServedResult } from './serving/online-serving.js';
 import { toOnlineRows } from './serving/push.js';
 import { type FeatureSelector, type OnlineRowOf, selectorRefs } from './serving/typed-result.js';
 import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
-import { decodeEvent, eventSchemaOf } from './stream/event-decoder.js';
+import { decodeEvent, type EventSchema, eventSchemaOf } from './stream/event-decoder.js';
 import { KafkaEventProducer } from './stream/kafka/kafka-producer.js';
 import { KafkaSource } from './stream/kafka/kafka-source.js';
 import { MemoryLog, MemoryLogSource } from './stream/memory/memory-log.js';
@@ -627,17 +627,8 @@ export class FeatureStore {
     return {
       counters: worker.counters,
       push: (events) => {
-        events.forEach((event, i) => {
-          const value = JSON.stringify(event);
-          const decoded = decodeEvent(value, schema);
-          if (!decoded.ok) {
-            throw new TesseraError(`event ${i} of source '${source.name}' is invalid: ${decoded.reason}`, {
-              row: i,
-              ...(decoded.field !== undefined ? { field: decoded.field } : {}),
-            });
-          }
-          log.append(encodeEntityKey(schema.joinKeys, decoded.event.row), value);
-        });
+        // All checked before any is appended: a bad event rejects the whole push.
+        for (const m of keyedEvents(source.name, schema, events)) log.append(m.key, m.value);
       },
       flush: async () => {
         const ends = log.partitions.map((p) => p.length);
@@ -667,17 +658,7 @@ export class FeatureStore {
     await this.refresh();
     const { source, views } = this.streamedSource(request.source);
     const schema = eventSchemaOf(source, views);
-    const messages = request.events.map((event, i) => {
-      const value = JSON.stringify(event);
-      const decoded = decodeEvent(value, schema);
-      if (!decoded.ok) {
-        throw new TesseraError(`event ${i} of source '${source.name}' is invalid: ${decoded.reason}`, {
-          row: i,
-          ...(decoded.field !== undefined ? { field: decoded.field } : {}),
-        });
-      }
-      return { key: encodeEntityKey(schema.joinKeys, decoded.event.row), value };
-    });
+    const messages = keyedEvents(source.name, schema, request.events);
     const { brokers, topic } = this.kafkaOf(source);
     this.producer ??= new KafkaEventProducer(brokers);
     await this.producer.send(topic, messages);
@@ -693,6 +674,28 @@ export class FeatureStore {
       ...(this.producer ? [this.producer.close()] : []),
     ]);
   }
+}
+
+/**
+ * Pushed events as stream records: each checked as the stream engine will decode it (the first bad one fails the
+ * call, naming its index, field and reason) and keyed by its entity key.
+ */
+function keyedEvents(
+  sourceName: string,
+  schema: EventSchema,
+  events: readonly Readonly<Record<string, unknown>>[],
+): { key: string; value: string }[] {
+  return events.map((event, i) => {
+    const value = JSON.stringify(event);
+    const decoded = decodeEvent(value, schema);
+    if (!decoded.ok) {
+      throw new TesseraError(`event ${i} of source '${sourceName}' is invalid: ${decoded.reason}`, {
+        row: i,
+        ...(decoded.field !== undefined ? { field: decoded.field } : {}),
+      });
+    }
+    return { key: encodeEntityKey(schema.joinKeys, decoded.event.row), value };
+  });
 }
 
 /** Columns (with DuckDB types) a pushed row of a view has in its source: keys, timestamps, features. */

@@ -110,9 +110,17 @@ const moments = (result: (s: MomentState) => unknown): Aggregator<MomentState> =
 const variance = moments((st) => (st.n < 2 ? null : Math.max(0, st.m2 / (st.n - 1))));
 const stddev = moments((st) => (st.n < 2 ? null : Math.sqrt(Math.max(0, st.m2 / (st.n - 1)))));
 
+/** Types whose values are numbers here (timestamps as epoch ms), for which compareValues is `<` / `>`. */
+const NUMERIC: ReadonlySet<ScalarType> = new Set(['int32', 'int64', 'float32', 'float64', 'timestamp']);
+
 const extreme = (sign: 1 | -1, type: ScalarType): Aggregator<AggValue | null> => ({
   init: () => null,
-  add: (s, v) => (s === null || sign * compareValues(v as AggValue, s) > 0 ? (v as AggValue) : s),
+  // For numbers, compareValues(v, s) > 0 is v > s (and < 0 is v < s): compared inline on the hot path.
+  add: NUMERIC.has(type)
+    ? sign === 1
+      ? (s, v) => (s === null || (v as number) > (s as number) ? (v as AggValue) : s)
+      : (s, v) => (s === null || (v as number) < (s as number) ? (v as AggValue) : s)
+    : (s, v) => (s === null || sign * compareValues(v as AggValue, s) > 0 ? (v as AggValue) : s),
   merge: (a, b) => (b === null ? a : a === null || sign * compareValues(b, a) > 0 ? b : a),
   result: (s) => (s === null ? null : fromAggValue(type, s)),
   toPlain: identity,

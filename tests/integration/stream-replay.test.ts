@@ -124,7 +124,10 @@ aggregation_views:
       const live = await store.startLocalStream({ source: 'events' });
       const event = () => ({ user_id: 42, ts: new Date().toISOString(), amount: 1.5, item: 'a', qty: 1 });
       live.push(Array.from({ length: 250 }, event));
-      expect(() => live.push([{ ...event(), qty: 'one' }])).toThrow(/event 0 .* 'qty' must be a int64/);
+      // A bad event rejects the whole push: none of it is appended.
+      expect(() => live.push([event(), { ...event(), qty: 'one' }])).toThrow(
+        /event 1 .* 'qty' must be a int64/,
+      );
       await live.flush();
       expect(await n1h(42)).toBe(before + 250);
       live.push([event()]);

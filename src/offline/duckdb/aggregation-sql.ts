@@ -12,6 +12,18 @@ import { quoteIdent, quoteLiteral } from './sql.js';
  * for each spine row (keys, t) and each selected aggregation × window, the aggregate over the events with the
  * same keys that pass the row filter, with floor_h(t − w) ≤ event time ≤ t. One range join per view covers every
  * window (the widest one), and each window keeps its own rows with a FILTER clause. Pure: plan in, SQL out.
+ *
+ * Two choices make it fast on large spines (docs/benchmarks.md, "Windowed aggregations"):
+ * - `count_distinct` is a plain filtered count, not `count(DISTINCT …)`: an event counts when no later event of the
+ *   same entity with the same value is in the window, i.e. when its value's next occurrence (a `lead` over the
+ *   events sorted by keys, value, time) is absent or after t. That counts each distinct value exactly once
+ *   (among equal times the last row of the sort), without DuckDB's per-aggregate (row, value) hash tables.
+ * - The events reach the join grouped by entity (the window's sort, or an ORDER BY when the view has no
+ *   `count_distinct`). DuckDB builds the join's hash table on the spine and streams the events through it, so
+ *   the joined rows arrive in event order; grouped by entity, consecutive rows update the same few spine rows'
+ *   aggregate states instead of states scattered over the whole spine, which is what made the GROUP BY slow.
+ *   Only events that some spine row's window reaches are sorted (a semi join with the join's own condition), so
+ *   the sort grows with the spine, not with the source: a small spine over a large source costs what it did.
  */
 
 /** One output column: an aggregation over one of its windows. */
@@ -75,6 +87,9 @@ function literal(v: ConditionValue): string {
 const windowStartSql = (w: AggregationWindow, t: string): string =>
   `CAST(floor((${t} - ${w.ms}) / ${w.hopMs}) AS BIGINT) * ${w.hopMs}`;
 
+/** The column holding the time of the next event with the same keys and value (see the file comment). */
+const nextAlias = (valueAlias: string): string => `__n${valueAlias.slice('__c'.length)}`;
+
 /** The aggregate expression of one output over `r` (events) joined to `s` (spine, with `startColumn`). */
 function aggregateExpr(o: AggregationOutput, valueAlias: string | undefined, startColumn: string): string {
   const a = o.aggregation;
@@ -108,8 +123,11 @@ function aggregateExpr(o: AggregationOutput, valueAlias: string | undefined, sta
       const list = `max_by(${v}, ${ordered}, ${a.k}) ${filter}`;
       return a.inputType === 'timestamp' ? `list_transform(${list}, x -> make_timestamptz(x * 1000))` : list;
     }
-    case 'count_distinct':
-      return `least(count(DISTINCT ${v}) ${filter}, ${a.maxDistinct})`;
+    case 'count_distinct': {
+      // count(DISTINCT v): the events in the window whose value does not occur again up to t.
+      const next = `r.${nextAlias(valueAlias)}`;
+      return `least(count(*) FILTER (WHERE ${inWindow} AND ${ok} AND (${next} IS NULL OR ${next} > s.__t)), ${a.maxDistinct})`;
+    }
   }
 }
 
@@ -136,7 +154,7 @@ export function compileAggregationJoin(
     range === undefined
       ? 'false'
       : timeRangeFilter(scan, range.minUs - BigInt(lookbackMs(scan)) * 1000n, range.maxUs);
-  const events = [
+  const filtered = [
     'SELECT',
     [
       ...scan.joinKeys.map((k, j) => `CAST(${quoteIdent(k.name)} AS ${k.sqlType}) AS __k${j}`),
@@ -151,6 +169,7 @@ export function compileAggregationJoin(
       rowFilterSql(scan.where),
     ].join(' AND ')}`,
   ].join(' ');
+  const keys = scan.joinKeys.map((_, j) => `__k${j}`).join(', ');
   // Each distinct window start is computed once per spine row (not per joined pair); the join reaches back to
   // the earliest of them and each window keeps its own rows with a FILTER.
   const starts = [...new Set(scan.outputs.map((o) => windowStartSql(o.window, 'epoch_ms(__ts)')))];
@@ -168,6 +187,34 @@ export function compileAggregationJoin(
     'r.__e >= s.__lo',
     'r.__e <= s.__t',
   ].join(' AND ');
+  // Only the events some spine row's window reaches (a range semi join, the same condition as the join below):
+  // what the window function sorts grows with the spine, not with the source. It cannot change a result: an
+  // event's next occurrence up to t lies in the same spine row's window, so it is kept too.
+  const inSpine = `SELECT * FROM (${filtered}) r SEMI JOIN (${spine}) s ON ${on}`;
+  const distinct = [
+    ...new Set(
+      scan.outputs
+        .filter((o) => o.aggregation.fn === 'count_distinct')
+        .map((o) => alias(o.aggregation.column) as string),
+    ),
+  ];
+  // Next occurrence per distinct-counted column: the next row of the same entity in (value, time) order, when it
+  // has the same value. Equal values sort together whatever their type (DuckDB's `=` and sort order agree, as
+  // for DISTINCT: -0.0 = 0.0). Partitioned by entity, the window also delivers the events grouped by entity.
+  const events =
+    distinct.length === 0
+      ? `${inSpine} ORDER BY ${keys}`
+      : [
+          `SELECT * EXCLUDE (${distinct.flatMap((c) => [`${c}_nt`, `${c}_nv`]).join(', ')}), `,
+          distinct.map((c) => `CASE WHEN ${c}_nv = ${c} THEN ${c}_nt END AS ${nextAlias(c)}`).join(', '),
+          ` FROM (SELECT *, `,
+          distinct
+            .map((c, d) => `lead(__e) OVER __w${d} AS ${c}_nt, lead(${c}) OVER __w${d} AS ${c}_nv`)
+            .join(', '),
+          ` FROM (${inSpine}) WINDOW `,
+          distinct.map((c, d) => `__w${d} AS (PARTITION BY ${keys} ORDER BY ${c}, __e)`).join(', '),
+          ')',
+        ].join('');
   const outputs = scan.outputs.map(
     (o, n) => `${aggregateExpr(o, alias(o.aggregation.column), startColumn(o))} AS __out${n}`,
   );

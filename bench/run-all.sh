@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs every benchmark against a throwaway Redis (started here, stopped after). Figures go to stdout;
+# Runs every benchmark against a throwaway Redis and Kafka broker (started here, stopped after). Figures go to stdout;
 # docs/benchmarks.md records them with their setup. Usage: npm run bench [-- --runs 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TESSERA_SERVICES_DIR="${TESSERA_SERVICES_DIR:-$(mktemp -d /tmp/tessera-bench-XXXXXX)}"
 trap 'bash scripts/services.sh stop' EXIT
-source "$(bash scripts/services.sh start redis)"
+source "$(bash scripts/services.sh start redis kafka)"
 
 echo "== machine"; nproc; node --version; uptime
 echo "== historical retrieval (1M spine x 3 views over 10M rows)"; node --import tsx bench/historical.ts "$@"
@@ -16,3 +16,5 @@ echo "== online serving (SDK and HTTP)"; node --import tsx bench/online-serving.
 echo "== windowed aggregations: core (tiles, one core)"; node --import tsx bench/aggregation-core.ts "$@"
 echo "== windowed aggregations: online read (10 aggregations x 3 windows, 1 entity)"; node --import tsx bench/aggregation-online-read.ts "$@"
 echo "== windowed aggregations: backfill (1M spine x 10M events, 4 x 3)"; node --import tsx bench/aggregation-backfill.ts "$@"
+echo "== stream engine end to end (1M events, Kafka -> worker -> Redis tiles)"; node --import tsx bench/stream-e2e.ts "$@"
+echo "== stream engine freshness (produce -> visible online, 20k events/s)"; node --import tsx bench/stream-freshness.ts "$@"

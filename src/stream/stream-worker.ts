@@ -6,6 +6,7 @@ import { decodeTile, encodeTile } from '../aggregation/tile-codec.js';
 import {
   addToTile,
   emptyTile,
+  type HopLayout,
   type TilePlan,
   type TileStates,
   tilePlan,
@@ -17,13 +18,7 @@ import { TesseraError } from '../core/errors.js';
 import type { AggregationSelection } from '../definitions/resolve.js';
 import type { Source } from '../definitions/source.js';
 import type { OfflineWriter, SourceColumn } from '../offline/offline-store.js';
-import type {
-  OnlineStore,
-  OnlineViewRef,
-  TileBatch,
-  TileReadRequest,
-  TileWrite,
-} from '../online/online-store.js';
+import type { OnlineStore, OnlineViewRef, TileBatch, TileWrite } from '../online/online-store.js';
 import { decodeEvent, type EventSchema, eventSchemaOf } from './event-decoder.js';
 import { type StagedFile, StagedFiles, safeName } from './staged-files.js';
 import type { StreamHandler, StreamRecord } from './stream-source.js';
@@ -82,8 +77,23 @@ interface PartitionState {
 /** Tiles the cache may hold before it is emptied. */
 const MAX_CACHED_TILES = 500_000;
 
-const tileKey = (v: number, entityKey: string, h: number, start: number): string =>
-  `${v}\u0000${h}\u0000${start}\u0000${entityKey}`;
+/** One tile series: the tiles of one hop of one view (series are numbered over all views and hops). */
+interface TileSeries {
+  readonly v: number;
+  readonly layout: HopLayout;
+}
+
+/**
+ * A cached tile of one entity: its committed states (null only while a batch is loading it) and the batch that
+ * last added to it, so that a batch writes each tile once.
+ */
+interface CachedTile {
+  states: TileStates | null;
+  readonly entityKey: string;
+  readonly series: number;
+  readonly start: number;
+  batch: number;
+}
 
 /**
  * The stream engine for one source: decodes records, drops late and malformed ones to the dead-letter folder,
@@ -105,8 +115,17 @@ export class StreamWorker implements StreamHandler {
   readonly #latenessMs: number;
   readonly #staged: StagedFiles;
   readonly #partitions = new Map<string, PartitionState>();
-  /** Tiles known to the worker (committed state), by view, entity, hop and start. */
-  readonly #tiles = new Map<string, TileStates>();
+  /**
+   * Tiles known to the worker (committed state): per entity key, by `start × series count + series`. Nested by
+   * entity rather than keyed by one string per tile: building, hashing and keeping a ~40-character key per
+   * (event, view, hop) cost more CPU and GC than the aggregation itself (docs/benchmarks.md, "Stream engine").
+   */
+  readonly #tiles = new Map<string, Map<number, CachedTile>>();
+  #cachedTiles = 0;
+  #batchSeq = 0;
+  readonly #series: readonly TileSeries[];
+  /** Per view, the indexes of its series in `#series`. */
+  readonly #seriesOfView: readonly (readonly number[])[];
   readonly #clock: () => number;
 
   constructor(opts: StreamWorkerOptions) {
@@ -114,6 +133,8 @@ export class StreamWorker implements StreamHandler {
     this.#opts = opts;
     this.#clock = opts.clock ?? Date.now;
     this.#plans = opts.views.map((v) => tilePlan(v.view));
+    this.#series = this.#plans.flatMap((plan, v) => plan.hops.map((layout) => ({ v, layout })));
+    this.#seriesOfView = this.#plans.map((_, v) => this.#series.flatMap((s, i) => (s.v === v ? [i] : [])));
     this.#refs = opts.views.map((v) => ({ project: opts.project, name: v.view.name, ttlMs: 0 }));
     this.#latenessMs = Math.min(...opts.views.map((v) => v.view.allowedLatenessMs));
     this.#staged = new StagedFiles(
@@ -138,7 +159,7 @@ export class StreamWorker implements StreamHandler {
   async revoked(partitions: readonly string[]): Promise<void> {
     for (const p of partitions) this.#partitions.delete(p);
     // Entities are not tracked per partition: drop the whole cache, it reloads from committed tiles.
-    this.#tiles.clear();
+    this.#clearCache();
   }
 
   async batch(records: readonly StreamRecord[]): Promise<void> {
@@ -234,7 +255,7 @@ export class StreamWorker implements StreamHandler {
       this.counters.batches++;
     } catch (e) {
       // The cache may hold uncommitted changes: drop it; the source resumes from the stored offsets.
-      this.#tiles.clear();
+      this.#clearCache();
       if (e instanceof TesseraError && e.code === 'CONFLICT') this.counters.conflicts++;
       throw e;
     }
@@ -244,58 +265,86 @@ export class StreamWorker implements StreamHandler {
   async #applyToTiles(
     events: readonly { entityKey: string; ts: number; row: Readonly<Record<string, unknown>> }[],
   ): Promise<TileBatch[]> {
-    // Every (event, view, hop) the batch touches, in event order: tile and its cache key.
-    const touches: { v: number; h: number; start: number; cacheKey: string; e: (typeof events)[number] }[] =
-      [];
-    for (const e of events) {
-      this.#plans.forEach((plan, v) => {
-        if (!plan.accepts(e.row)) return;
-        plan.hops.forEach((layout, h) => {
+    const batch = ++this.#batchSeq;
+    const seriesCount = this.#series.length;
+    // A tile already past its expiry is skipped: every store drops a tile written expired (OnlineStore.writeTiles,
+    // checked against Date.now() at write time, which is later than this) and never returns one from readTiles,
+    // so reading, folding and encoding it changes nothing. Events older than the hop's longest window are common
+    // (all but the last ~10 minutes of events for a 10m window), and were most of the tiles a batch handled.
+    const now = Date.now();
+    // Every (event, view, hop) the batch touches, in event order: the tile and the event. Tiles not in the cache
+    // are created empty-handed (states null) and loaded below, all in one read.
+    const touched: CachedTile[] = [];
+    const touchedBy: number[] = [];
+    const missing: CachedTile[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as (typeof events)[number];
+      let tiles = this.#tiles.get(e.entityKey);
+      for (let v = 0; v < this.#plans.length; v++) {
+        if (!(this.#plans[v] as TilePlan).accepts(e.row)) continue;
+        for (const s of this.#seriesOfView[v] as readonly number[]) {
+          const { layout } = this.#series[s] as TileSeries;
           const start = tileStartOf(e.ts, layout.hopMs);
-          touches.push({ v, h, start, cacheKey: tileKey(v, e.entityKey, h, start), e });
-        });
-      });
+          if (tileExpiry(start, layout.hopMs, layout.longestWindowMs) <= now) continue;
+          if (tiles === undefined) {
+            tiles = new Map();
+            this.#tiles.set(e.entityKey, tiles);
+          }
+          // Exact: starts are integers, and |start × series| stays far below 2^53 for any date.
+          const id = start * seriesCount + s;
+          let tile = tiles.get(id);
+          if (tile === undefined) {
+            tile = { states: null, entityKey: e.entityKey, series: s, start, batch: 0 };
+            tiles.set(id, tile);
+            this.#cachedTiles++;
+            missing.push(tile);
+          }
+          touched.push(tile);
+          touchedBy.push(i);
+        }
+      }
     }
     // The touched tiles the cache does not know: one read for all of them.
-    const wanted = new Map<string, TileReadRequest & { cacheKey: string; v: number; h: number }>();
-    for (const { v, h, start, cacheKey, e } of touches) {
-      if (this.#tiles.has(cacheKey) || wanted.has(cacheKey)) continue;
-      const hopMs = ((this.#plans[v] as TilePlan).hops[h] as TilePlan['hops'][number]).hopMs;
-      wanted.set(cacheKey, {
-        view: this.#refs[v] as OnlineViewRef,
-        entityKeys: [e.entityKey],
-        hopMs,
-        fromStart: start,
-        toStart: start,
-        cacheKey,
-        v,
-        h,
+    if (missing.length > 0) {
+      const found = await this.#opts.online.readTiles(
+        missing.map((t) => {
+          const { v, layout } = this.#series[t.series] as TileSeries;
+          const view = this.#refs[v] as OnlineViewRef;
+          return {
+            view,
+            entityKeys: [t.entityKey],
+            hopMs: layout.hopMs,
+            fromStart: t.start,
+            toStart: t.start,
+          };
+        }),
+      );
+      missing.forEach((t, i) => {
+        const { layout } = this.#series[t.series] as TileSeries;
+        const stored = found[i]?.[0]?.[0];
+        t.states = (stored === undefined ? undefined : decodeTile(layout, stored.value)) ?? emptyTile(layout);
       });
     }
-    const requests = [...wanted.values()];
-    const found = requests.length === 0 ? [] : await this.#opts.online.readTiles(requests);
-    requests.forEach((r, i) => {
-      const stored = found[i]?.[0]?.[0];
-      const layout = (this.#plans[r.v] as TilePlan).hops[r.h] as TilePlan['hops'][number];
-      const states = stored === undefined ? undefined : decodeTile(layout, stored.value);
-      this.#tiles.set(r.cacheKey, states ?? emptyTile(layout));
-    });
 
-    const dirty = new Map<string, { v: number; h: number; entityKey: string; start: number }>();
-    for (const { v, h, start, cacheKey, e } of touches) {
-      const layout = (this.#plans[v] as TilePlan).hops[h] as TilePlan['hops'][number];
-      addToTile(layout, this.#tiles.get(cacheKey) as TileStates, e.row, e.ts);
-      dirty.set(cacheKey, { v, h, entityKey: e.entityKey, start });
+    const dirty: CachedTile[] = [];
+    for (let j = 0; j < touched.length; j++) {
+      const tile = touched[j] as CachedTile;
+      const e = events[touchedBy[j] as number] as (typeof events)[number];
+      addToTile((this.#series[tile.series] as TileSeries).layout, tile.states as TileStates, e.row, e.ts);
+      if (tile.batch !== batch) {
+        tile.batch = batch;
+        dirty.push(tile);
+      }
     }
     const batches: TileWrite[][] = this.#plans.map(() => []);
-    for (const [cacheKey, d] of dirty) {
-      const layout = (this.#plans[d.v] as TilePlan).hops[d.h] as TilePlan['hops'][number];
-      (batches[d.v] as TileWrite[]).push({
-        entityKey: d.entityKey,
+    for (const t of dirty) {
+      const { v, layout } = this.#series[t.series] as TileSeries;
+      (batches[v] as TileWrite[]).push({
+        entityKey: t.entityKey,
         hopMs: layout.hopMs,
-        start: d.start,
-        value: encodeTile(layout, this.#tiles.get(cacheKey) as TileStates),
-        expiresAt: tileExpiry(d.start, layout.hopMs, layout.longestWindowMs),
+        start: t.start,
+        value: encodeTile(layout, t.states as TileStates),
+        expiresAt: tileExpiry(t.start, layout.hopMs, layout.longestWindowMs),
       });
     }
     this.#evictIfFull();
@@ -307,7 +356,12 @@ export class StreamWorker implements StreamHandler {
 
   /** Bounds the cache: past the limit, it is emptied (it holds committed state only, so reloading is safe). */
   #evictIfFull(): void {
-    if (this.#tiles.size > MAX_CACHED_TILES) this.#tiles.clear();
+    if (this.#cachedTiles > MAX_CACHED_TILES) this.#clearCache();
+  }
+
+  #clearCache(): void {
+    this.#tiles.clear();
+    this.#cachedTiles = 0;
   }
 
   /** Writes the batch's lake file(s) and dead letters of one partition under staging names. */

@@ -19,6 +19,11 @@ export interface KafkaSourceOptions {
   readonly batchSize?: number;
   /** How long a partial batch may wait for more records (default 50 ms). */
   readonly lingerMs?: number;
+  /**
+   * How long the broker may hold a fetch that has no records yet (Kafka's fetch.max.wait.ms; default 100 ms).
+   * It does not delay records: a fetch is answered as soon as one record is there (minimum 1 byte).
+   */
+  readonly maxWaitMs?: number;
   /** Group session timeout: how soon a dead worker's partitions move to another (default 10 s). */
   readonly sessionTimeoutMs?: number;
   /**
@@ -53,7 +58,7 @@ export class KafkaSource implements StreamSource {
       bootstrapBrokers: [...opts.brokers],
       deserializers: stringDeserializers,
       autocommit: false,
-      maxWaitTime: 100,
+      maxWaitTime: opts.maxWaitMs ?? 100,
       sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
       rebalanceTimeout: opts.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: 500,

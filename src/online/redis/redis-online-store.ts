@@ -116,9 +116,13 @@ const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
  * Checkpointed tile write, atomically (exactly-once effect of a stream batch):
  *   KEYS[1]   the consumer's offsets hash; KEYS[2..] the tile keys
  *   ARGV[1]   number of partitions p; then p × (partition, expected next offset or '' for none, new next offset,
- *             meta); then per tile key (expiresAt ms, value)
+ *             meta); then one argument with every tile, in KEYS order: [expiresAt float64 BE][uint32 BE length]
+ *             [value]
  * The hash holds, per partition, field `<partition>` = next offset and field `<partition>#meta` = meta.
  * Every expected offset is checked before anything is written; a mismatch writes nothing and fails with STALE.
+ * Tiles travel as one argument, as rows do in WRITE_SCRIPT: a stream batch writes ~10k tiles, and two arguments
+ * per tile made ioredis's argument handling the largest single cost of the worker (docs/benchmarks.md,
+ * "Stream engine").
  */
 const COMMIT_SCRIPT = `
 local p = tonumber(ARGV[1])
@@ -131,9 +135,13 @@ for i = 1, p do
   end
   a = a + 4
 end
+local tiles = ARGV[a]
+local pos = 1
 for k = 2, #KEYS do
-  redis.call('SET', KEYS[k], ARGV[a + 1], 'PXAT', ARGV[a])
-  a = a + 2
+  local at, len = struct.unpack('>dI4', tiles, pos)
+  if at >= 1e15 then at = string.format('%.0f', at) end
+  redis.call('SET', KEYS[k], string.sub(tiles, pos + 12, pos + 11 + len), 'PXAT', at)
+  pos = pos + 12 + len
 end
 a = 2
 for i = 1, p do
@@ -386,10 +394,16 @@ export class RedisOnlineStore implements OnlineStore {
       args.push(o.partition, o.expected === null ? '' : String(o.expected), String(o.next), o.meta ?? '');
     }
     const keys = [this.#offsetsKey(commit.consumer)];
+    const sink = this.#takeSink();
     for (const { key, tile } of live) {
       keys.push(key);
-      args.push(String(Math.ceil(tile.expiresAt)), bufferOf(tile.value));
+      const at = sink.reserve(12);
+      sink.buffer.writeDoubleBE(Math.ceil(tile.expiresAt), at);
+      sink.buffer.writeUInt32BE(tile.value.length, at + 8);
+      const valueAt = sink.reserve(tile.value.length); // may grow the buffer: take it after
+      sink.buffer.set(tile.value, valueAt);
     }
+    args.push(sink.bytes());
     try {
       await this.#evalScript(COMMIT_SCRIPT, COMMIT_SCRIPT_SHA, keys, args);
     } catch (e) {
@@ -402,6 +416,8 @@ export class RedisOnlineStore implements OnlineStore {
         throw staleOffset(commit.consumer, partition, expected, stored);
       }
       throw backendError('checkpointed tile write', e);
+    } finally {
+      this.#returnSink(sink);
     }
   }
 

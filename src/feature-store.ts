@@ -290,7 +290,7 @@ export class FeatureStore {
     expectations?: readonly ExpectationInput[];
     /** Build the training set even when an `error` expectation fails. */
     force?: boolean;
-    /** Called with each validation report (sources and views first, then the training set). */
+    /** Called with each validation report (sources and views first, then the training set), pass or fail. */
     onValidation?: (report: ValidationReport) => void;
   }): Promise<TrainingSet> {
     await this.refresh();
@@ -300,13 +300,16 @@ export class FeatureStore {
       ...(features ? { features } : {}),
       ...(request.featureService !== undefined ? { featureService: request.featureService } : {}),
     });
-    const gate = { force: request.force ?? false, trigger: 'historical', skipStaleness: true };
-    request.onValidation?.(
-      await this.quality.gate(
-        state,
-        [...resolved.views, ...resolved.aggregations].map((v) => v.view.name),
-        gate,
-      ),
+    const gate = {
+      force: request.force ?? false,
+      trigger: 'historical',
+      skipStaleness: true,
+      onReport: request.onValidation,
+    };
+    await this.quality.gate(
+      state,
+      [...resolved.views, ...resolved.aggregations].map((v) => v.view.name),
+      gate,
     );
     const fullFeatureNames = request.fullFeatureNames ?? false;
     const result = await this.offline.getHistoricalFeatures({
@@ -330,9 +333,7 @@ export class FeatureStore {
       const scratch = join(this.config.repoPath, '.tessera', 'tmp', `training-${randomUUID()}.parquet`);
       try {
         await training.writeParquet(scratch);
-        request.onValidation?.(
-          await this.quality.gateTrainingSet(service?.name ?? 'training_set', checks, scratch, gate),
-        );
+        await this.quality.gateTrainingSet(service?.name ?? 'training_set', checks, scratch, gate);
       } catch (e) {
         await training.close();
         throw e;
@@ -364,16 +365,20 @@ export class FeatureStore {
     onProgress?: (p: { view: string; rows: number; done: boolean }) => void;
     /** Load even when an `error` expectation of a view or its source fails on [start, end). */
     force?: boolean;
-    /** Called with the validation report that gated the run (warnings to print). */
+    /** Called with the validation report that gated the run, pass or fail (to print it). */
     onValidation?: (report: ValidationReport) => void;
   }): Promise<MaterializeReport[]> {
     await this.refresh();
-    opts.onValidation?.(
-      await this.quality.gate(
-        this.currentState(),
-        selectViews(this.currentState(), opts.views).map((s) => s.view.name),
-        { start: opts.start, end: opts.end, force: opts.force ?? false, trigger: 'materialize' },
-      ),
+    await this.quality.gate(
+      this.currentState(),
+      selectViews(this.currentState(), opts.views).map((s) => s.view.name),
+      {
+        start: opts.start,
+        end: opts.end,
+        force: opts.force ?? false,
+        trigger: 'materialize',
+        onReport: opts.onValidation,
+      },
     );
     const reports = await materialize({
       state: this.currentState(),
@@ -411,14 +416,13 @@ export class FeatureStore {
         continue;
       }
       // Each view is checked on the range it is about to load; a failure stops before its bookmark moves.
-      opts.onValidation?.(
-        await this.quality.gate(state, [selection.view.name], {
-          start: new Date(startMs),
-          end: opts.end,
-          force: opts.force ?? false,
-          trigger: 'materialize-incremental',
-        }),
-      );
+      await this.quality.gate(state, [selection.view.name], {
+        start: new Date(startMs),
+        end: opts.end,
+        force: opts.force ?? false,
+        trigger: 'materialize-incremental',
+        onReport: opts.onValidation,
+      });
       reports.push(
         await materializeView(
           {

@@ -39,6 +39,11 @@ export class ValidationFailedError extends TesseraError {
       'CHECK_FAILED',
     );
   }
+
+  /** The error with the whole report, for `--json` and HTTP. */
+  override toJSON(): ReturnType<TesseraError['toJSON']> & { report: ValidationReport } {
+    return { ...super.toJSON(), report: this.report };
+  }
 }
 
 export interface DataQualityOptions extends ValidatorOptions {
@@ -132,6 +137,8 @@ export class DataQuality {
       readonly trigger: string;
       /** Leave out `max_staleness` (historical retrieval reads the past on purpose). */
       readonly skipStaleness?: boolean;
+      /** Called with the report before a failure is thrown (to print it). */
+      readonly onReport?: ((report: ValidationReport) => void) | undefined;
     },
   ): Promise<ValidationReport> {
     const subjects = gateSubjects(state, views).map((s) =>
@@ -150,13 +157,21 @@ export class DataQuality {
     name: string,
     expectations: readonly ExpectationInput[],
     path: string,
-    opts: { readonly force?: boolean; readonly trigger: string },
+    opts: {
+      readonly force?: boolean;
+      readonly trigger: string;
+      readonly onReport?: ((report: ValidationReport) => void) | undefined;
+    },
   ): Promise<ValidationReport> {
     const normalized = normalizeExpectations(expectations, `training set '${name}'`);
     return this.enforce(await this.runAll([trainingSetSubject(name, normalized, path)], opts), opts);
   }
 
-  private enforce(report: ValidationReport, opts: { force?: boolean; trigger: string }): ValidationReport {
+  private enforce(
+    report: ValidationReport,
+    opts: { force?: boolean; trigger: string; onReport?: ((report: ValidationReport) => void) | undefined },
+  ): ValidationReport {
+    opts.onReport?.(report);
     if (!report.passed && !opts.force) throw new ValidationFailedError(report, opts.trigger);
     return report;
   }

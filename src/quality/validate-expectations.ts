@@ -43,13 +43,13 @@ export function validateExpectationsAgainstColumns(
         continue;
       }
       const want = wantedKind(e);
-      if (want === undefined) continue;
       const ok =
-        want === 'number'
+        want === undefined ||
+        (want === 'number'
           ? isCompatible('float64', actual)
           : want === 'text'
             ? isCompatible('string', actual)
-            : isCompatible('timestamp', actual);
+            : isCompatible('timestamp', actual));
       if (!ok)
         fail(`column '${c}' has a type the check cannot use`, {
           expected: `a ${want} column`,

@@ -165,7 +165,9 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
       return build();
     } catch (e) {
       if (!(e instanceof TesseraError)) throw e;
-      const row = yamlLine(doc, text, path);
+      // An error inside a list entry (expectations.2) points at that entry's line, not the definition's.
+      const inner = /^expectations\.(\d+)/.exec(e.location.field ?? '');
+      const row = yamlLine(doc, text, inner ? [...path, 'expectations', Number(inner[1])] : path);
       throw e.at({ file, field: path.join('.'), ...(row !== undefined ? { row } : {}) });
     }
   };

@@ -2,7 +2,8 @@
  * A brute-force reference for data-quality checks: plain loops over JS rows, written from docs/semantics.md
  * ("Data quality expectations") independently of the SQL compiler, for randomized comparisons.
  */
-import type { Expectation } from '../../src/quality/expectations.js';
+import { checks, type Expectation } from '../../src/quality/expectations.js';
+import { prng } from './prng.js';
 
 export type RefRow = Record<string, number | string | boolean | null>;
 
@@ -61,3 +62,45 @@ export function refObserved(e: Expectation, rows: readonly RefRow[]): number | n
       return null;
   }
 }
+
+export const T0 = Date.UTC(2024, 4, 1);
+const HOUR = 3_600_000;
+
+export interface QualityRow extends RefRow {
+  user_id: number | null;
+  day: number | null;
+  amount: number | null;
+  status: string | null;
+  email: string | null;
+  ts: number;
+}
+
+/** Random rows with nulls, NaN, out-of-range values, unknown statuses and bad emails. */
+export function randomQualityRows(seed: number, n: number): QualityRow[] {
+  const r = prng(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
+  return Array.from({ length: n }, () => ({
+    user_id: r() < 0.05 ? null : Math.floor(r() * n * 0.8),
+    day: r() < 0.05 ? null : Math.floor(r() * 3),
+    amount: r() < 0.1 ? null : r() < 0.03 ? Number.NaN : Math.round((r() * 120 - 10) * 100) / 100,
+    status: r() < 0.05 ? null : pick(['new', 'paid', 'paid', 'refunded', 'bogus']),
+    email: r() < 0.05 ? null : pick(['a@x.io', 'b@y.org', 'not-an-email', 'c@z.com']),
+    ts: T0 + Math.floor(r() * 48 * HOUR),
+  }));
+}
+
+/** One of every SQL-observed check, over the columns of {@link QualityRow}. */
+export const QUALITY_CHECKS: Expectation[] = [
+  checks.notNull('user_id'),
+  checks.unique('user_id'),
+  checks.unique(['user_id', 'day']),
+  checks.between('amount', { min: 0, max: 100 }),
+  checks.between('amount', { min: 0 }, { name: 'non_negative' }),
+  checks.inSet('status', ['new', 'paid', 'refunded']),
+  checks.matches('email', '^[^@]+@[^@]+\\.[a-z]+$'),
+  checks.rowCount({ min: 1, max: 10_000 }),
+  checks.mean('amount', { min: 0, max: 100 }),
+  checks.stddev('amount', { max: 1000 }),
+  checks.quantile('amount', 0.9, { max: 200 }),
+  checks.quantile('amount', 0.25, { min: -100 }),
+];

@@ -9,38 +9,20 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvSource, parquetSource } from '../../src/definitions/source.js';
-import { checks, type Expectation } from '../../src/quality/expectations.js';
+import { checks } from '../../src/quality/expectations.js';
 import { Validator } from '../../src/quality/run-validation.js';
 import { sourceSubject } from '../../src/quality/subjects.js';
-import { prng } from '../helpers/prng.js';
-import { type RefRow, refObserved } from '../helpers/quality-reference.js';
+import {
+  QUALITY_CHECKS as all,
+  type QualityRow as Row,
+  randomQualityRows as randomRows,
+  refObserved,
+  T0,
+} from '../helpers/quality-reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-quality-'));
-const T0 = Date.UTC(2024, 4, 1);
 const HOUR = 3_600_000;
 let validator: Validator;
-
-interface Row extends RefRow {
-  user_id: number | null;
-  day: number | null;
-  amount: number | null;
-  status: string | null;
-  email: string | null;
-  ts: number;
-}
-
-function randomRows(seed: number, n: number): Row[] {
-  const r = prng(seed);
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
-  return Array.from({ length: n }, () => ({
-    user_id: r() < 0.05 ? null : Math.floor(r() * n * 0.8),
-    day: r() < 0.05 ? null : Math.floor(r() * 3),
-    amount: r() < 0.1 ? null : r() < 0.03 ? Number.NaN : Math.round((r() * 120 - 10) * 100) / 100,
-    status: r() < 0.05 ? null : pick(['new', 'paid', 'paid', 'refunded', 'bogus']),
-    email: r() < 0.05 ? null : pick(['a@x.io', 'b@y.org', 'not-an-email', 'c@z.com']),
-    ts: T0 + Math.floor(r() * 48 * HOUR),
-  }));
-}
 
 const lit = (v: unknown) =>
   v === null ? 'NULL' : typeof v === 'string' ? `'${v}'` : Number.isNaN(v) ? "'NaN'::DOUBLE" : String(v);
@@ -69,21 +51,6 @@ async function writeFiles(name: string, rows: readonly Row[]): Promise<void> {
   c.closeSync();
   db.closeSync();
 }
-
-const all: Expectation[] = [
-  checks.notNull('user_id'),
-  checks.unique('user_id'),
-  checks.unique(['user_id', 'day']),
-  checks.between('amount', { min: 0, max: 100 }),
-  checks.between('amount', { min: 0 }, { name: 'non_negative' }),
-  checks.inSet('status', ['new', 'paid', 'refunded']),
-  checks.matches('email', '^[^@]+@[^@]+\\.[a-z]+$'),
-  checks.rowCount({ min: 1, max: 10_000 }),
-  checks.mean('amount', { min: 0, max: 100 }),
-  checks.stddev('amount', { max: 1000 }),
-  checks.quantile('amount', 0.9, { max: 200 }),
-  checks.quantile('amount', 0.25, { min: -100 }),
-];
 
 beforeAll(() => {
   validator = new Validator({ project: 'q', repoPath: dir, connections: {}, sampleRows: 3, threads: 1 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { valuesAgree } from './aggregation/agreement.js';
 import { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
@@ -21,6 +22,9 @@ import { DuckDbOfflineStore } from './offline/duckdb/duckdb-offline-store.js';
 import type { OfflineStore, OfflineWriter, SourceColumn, SpineInput } from './offline/offline-store.js';
 import type { OnlineStore } from './online/online-store.js';
 import { openOnlineStore } from './online/open-online-store.js';
+import { DataQuality, type ValidateRequest, type ValidationReport } from './quality/data-quality.js';
+import type { ExpectationInput } from './quality/expectations.js';
+import { validateQualityDefinitions } from './quality/validate-expectations.js';
 import { openRegistryStore } from './registry/open-registry.js';
 import { Registry } from './registry/registry.js';
 import { type LoadedRepo, loadRepo, loadTransform } from './repo/load-repo.js';
@@ -88,6 +92,8 @@ export class FeatureStore {
   private refreshing: Promise<void> | undefined;
   private readonly serving: OnlineServing;
   private producer: KafkaEventProducer | undefined;
+  /** Data-quality expectations: validation runs and their history (src/quality/). */
+  readonly quality: DataQuality;
 
   private constructor(
     readonly config: RepoConfig,
@@ -97,6 +103,21 @@ export class FeatureStore {
     private readonly options: OpenOptions,
   ) {
     this.registry = registry;
+    this.quality = new DataQuality({
+      project: config.project,
+      repoPath: config.repoPath,
+      connections: Object.fromEntries(Object.entries(config.connections).map(([k, v]) => [k, v.url])),
+      results:
+        config.registry.type === 'sqlite'
+          ? { type: 'sqlite', path: config.registry.path }
+          : {
+              type: 'postgres',
+              url: config.registry.url,
+              ...(config.registry.schema ? { schema: config.registry.schema } : {}),
+            },
+      ...(config.offline_store.memory_limit ? { memoryLimit: config.offline_store.memory_limit } : {}),
+      ...(config.offline_store.threads ? { threads: config.offline_store.threads } : {}),
+    });
     this.serving = new OnlineServing({
       store: online,
       state: () => this.currentState(),
@@ -201,6 +222,13 @@ export class FeatureStore {
           else if (!emptyEventLake) throw e;
         }
       }
+      errors.push(
+        ...(await validateQualityDefinitions(
+          repo.state,
+          (s) => this.offline.describeSource(s),
+          repo.origins,
+        )),
+      );
     }
     if (errors.length > 0)
       throw new TesseraAggregateError(`${errors.length} problem(s) in the definitions`, errors);
@@ -258,6 +286,12 @@ export class FeatureStore {
     fullFeatureNames?: boolean;
     timestampColumn?: string;
     onProgress?: (p: { phase: string; done: number; total: number }) => void;
+    /** Checks on the training set, besides the feature service's own (docs/semantics.md). */
+    expectations?: readonly ExpectationInput[];
+    /** Build the training set even when an `error` expectation fails. */
+    force?: boolean;
+    /** Called with each validation report (sources and views first, then the training set), pass or fail. */
+    onValidation?: (report: ValidationReport) => void;
   }): Promise<TrainingSet> {
     await this.refresh();
     const state = this.currentState();
@@ -266,6 +300,17 @@ export class FeatureStore {
       ...(features ? { features } : {}),
       ...(request.featureService !== undefined ? { featureService: request.featureService } : {}),
     });
+    const gate = {
+      force: request.force ?? false,
+      trigger: 'historical',
+      skipStaleness: true,
+      onReport: request.onValidation,
+    };
+    await this.quality.gate(
+      state,
+      [...resolved.views, ...resolved.aggregations].map((v) => v.view.name),
+      gate,
+    );
     const fullFeatureNames = request.fullFeatureNames ?? false;
     const result = await this.offline.getHistoricalFeatures({
       spine: request.spine,
@@ -278,9 +323,38 @@ export class FeatureStore {
     const transforms = new Map<string, (row: Readonly<Record<string, unknown>>) => Record<string, unknown>>();
     for (const od of resolved.onDemand)
       transforms.set(od.view.name, await loadTransform(this.config.repoPath, od.view));
-    return new TrainingSet(result, resolved, fullFeatureNames, transforms, (rows, columns, path) =>
+    const training = new TrainingSet(result, resolved, fullFeatureNames, transforms, (rows, columns, path) =>
       this.offline.writeParquet(rows, columns, path),
     );
+    const service = state.featureServices.find((s) => s.name === request.featureService);
+    const checks = [...(service?.expectations ?? []), ...(request.expectations ?? [])];
+    if (checks.length > 0) {
+      // Checked where it lands: the training set written once to a scratch Parquet file, then scanned by SQL.
+      const scratch = join(this.config.repoPath, '.tessera', 'tmp', `training-${randomUUID()}.parquet`);
+      try {
+        await training.writeParquet(scratch);
+        await this.quality.gateTrainingSet(service?.name ?? 'training_set', checks, scratch, gate);
+      } catch (e) {
+        await training.close();
+        throw e;
+      } finally {
+        await rm(scratch, { force: true });
+      }
+    }
+    return training;
+  }
+
+  /**
+   * Runs data-quality expectations now (all sources and feature views with expectations, or the one named),
+   * over [start, end) when given, and records each run in the registry database.
+   *
+   * @example
+   * const report = await store.validate({ source: 'orders', start: new Date('2024-05-01') });
+   * if (!report.passed) console.log(report.runs[0]?.results.filter((r) => !r.passed));
+   */
+  async validate(request: ValidateRequest = {}): Promise<ValidationReport> {
+    await this.refresh();
+    return this.quality.validate(this.currentState(), request);
   }
 
   /** Loads the latest value per entity with event time in [start, end) into the online store. */
@@ -289,8 +363,23 @@ export class FeatureStore {
     end: Date;
     views?: readonly string[];
     onProgress?: (p: { view: string; rows: number; done: boolean }) => void;
+    /** Load even when an `error` expectation of a view or its source fails on [start, end). */
+    force?: boolean;
+    /** Called with the validation report that gated the run, pass or fail (to print it). */
+    onValidation?: (report: ValidationReport) => void;
   }): Promise<MaterializeReport[]> {
     await this.refresh();
+    await this.quality.gate(
+      this.currentState(),
+      selectViews(this.currentState(), opts.views).map((s) => s.view.name),
+      {
+        start: opts.start,
+        end: opts.end,
+        force: opts.force ?? false,
+        trigger: 'materialize',
+        onReport: opts.onValidation,
+      },
+    );
     const reports = await materialize({
       state: this.currentState(),
       offline: this.offline,
@@ -312,6 +401,8 @@ export class FeatureStore {
     end: Date;
     views?: readonly string[];
     onProgress?: (p: { view: string; rows: number; done: boolean }) => void;
+    force?: boolean;
+    onValidation?: (report: ValidationReport) => void;
   }): Promise<MaterializeReport[]> {
     await this.refresh();
     const state = this.currentState();
@@ -324,6 +415,14 @@ export class FeatureStore {
         reports.push({ view: selection.view.name, startMs, endMs, rows: 0, seconds: 0 });
         continue;
       }
+      // Each view is checked on the range it is about to load; a failure stops before its bookmark moves.
+      await this.quality.gate(state, [selection.view.name], {
+        start: new Date(startMs),
+        end: opts.end,
+        force: opts.force ?? false,
+        trigger: 'materialize-incremental',
+        onReport: opts.onValidation,
+      });
       reports.push(
         await materializeView(
           {
@@ -671,6 +770,7 @@ export class FeatureStore {
       this.offline.close(),
       this.online.close(),
       this.registry.close(),
+      this.quality.close(),
       ...(this.producer ? [this.producer.close()] : []),
     ]);
   }

@@ -4,6 +4,7 @@ import { registerDemoCommand } from './commands/demo-command.js';
 import { registerRepoCommands } from './commands/repo-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerStreamCommand, registerVerifyConsistencyCommand } from './commands/stream-command.js';
+import { registerValidateCommands } from './commands/validate-command.js';
 import { EXIT } from './output.js';
 
 /** Builds the `tessera` command line. Exported so tests can run commands in-process. */
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerStreamCommand(program);
   registerVerifyConsistencyCommand(program);
+  registerValidateCommands(program);
   registerDemoCommand(program);
   return program;
 }

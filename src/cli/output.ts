@@ -13,7 +13,8 @@ export const EXIT = {
   conflict: 3,
   /** Something named does not exist (view, feature, service, file). */
   notFound: 4,
-  /** A check ran and failed: online and offline values disagree (verify-consistency). */
+  /** A check ran and failed: online and offline values disagree (verify-consistency), or an `error`
+   * data-quality expectation failed (validate, and materialize/historical without --force). */
   checkFailed: 5,
 } as const;
 
@@ -73,6 +74,8 @@ export function exitCodeOf(e: unknown): number {
       return EXIT.conflict;
     case 'BACKEND':
       return EXIT.failure;
+    case 'CHECK_FAILED':
+      return EXIT.checkFailed;
     default:
       return EXIT.invalid;
   }

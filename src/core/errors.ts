@@ -30,7 +30,9 @@ export type ErrorCode =
   | 'SCHEMA_MISMATCH'
   | 'BACKEND'
   | 'UNAUTHORIZED'
-  | 'DEADLINE_EXCEEDED';
+  | 'DEADLINE_EXCEEDED'
+  /** A data check ran and failed (data-quality expectations); the CLI exits with `checkFailed`. */
+  | 'CHECK_FAILED';
 
 export class TesseraError extends Error {
   readonly code: ErrorCode;

@@ -1,4 +1,5 @@
 import { definitionError } from '../core/errors.js';
+import { type Expectation, type ExpectationInput, normalizeExpectations } from '../quality/expectations.js';
 import { assertName, type CommonMeta, commonMeta } from './common.js';
 import type { FeatureRef, FeatureView } from './feature-view.js';
 import type { OnDemandFeatureView } from './on-demand-feature-view.js';
@@ -12,11 +13,14 @@ export interface FeatureService extends CommonMeta {
   readonly name: string;
   /** `view:feature` references; `view:*` selects every feature of a view. */
   readonly features: readonly string[];
+  /** Data-quality checks on training sets built from this service (output column names). */
+  readonly expectations?: readonly Expectation[];
 }
 
 export interface FeatureServiceInput extends Partial<CommonMeta> {
   name: string;
   features: readonly (FeatureRef | string | FeatureView | OnDemandFeatureView)[];
+  expectations?: readonly ExpectationInput[];
 }
 
 /** @example featureService({ name: 'ranker_v1', features: [userStats, itemStats.refs.ctr] }) */
@@ -37,6 +41,9 @@ export function featureService(input: FeatureServiceInput): FeatureService {
     kind: 'FeatureService',
     name: input.name,
     features: Object.freeze(features),
+    ...(input.expectations?.length
+      ? { expectations: normalizeExpectations(input.expectations, `feature service '${input.name}'`) }
+      : {}),
     ...commonMeta(input),
   });
 }

@@ -1,5 +1,6 @@
 import { type DurationInput, parseDuration } from '../core/duration.js';
 import { definitionError } from '../core/errors.js';
+import { type Expectation, type ExpectationInput, normalizeExpectations } from '../quality/expectations.js';
 import { assertName, type CommonMeta, commonMeta } from './common.js';
 import type { Entity } from './entity.js';
 import type { Source } from './source.js';
@@ -28,6 +29,8 @@ export interface FeatureView<TName extends string = string, TSchema extends Sche
   readonly ttlMs: number;
   readonly online: boolean;
   readonly offline: boolean;
+  /** Data-quality checks on the view's source rows, columns named by feature (docs/semantics.md). */
+  readonly expectations?: readonly Expectation[];
   /** Typed references to this view's features, for the SDK: `userStats.refs.clicks`. */
   readonly refs: {
     readonly [K in keyof TSchema & string]: FeatureRef<`${TName}:${K}`, JsValueOf<TSchema[K]['type']>>;
@@ -53,6 +56,7 @@ export interface FeatureViewInput<TName extends string, TSchema extends Schema> 
   ttl?: DurationInput;
   online?: boolean;
   offline?: boolean;
+  expectations?: readonly ExpectationInput[];
 }
 
 /**
@@ -100,6 +104,9 @@ export function featureView<const TName extends string, const TSchema extends Sc
     ttlMs: parseDuration(input.ttl ?? 0, 'ttl'),
     online: input.online ?? true,
     offline: input.offline ?? true,
+    ...(input.expectations?.length
+      ? { expectations: normalizeExpectations(input.expectations, `feature view '${input.name}'`) }
+      : {}),
     ...commonMeta(input),
     refs: makeRefs(input.name, features),
   }) as FeatureView<TName, TSchema>;

@@ -1,4 +1,5 @@
 import { definitionError } from '../core/errors.js';
+import { type Expectation, type ExpectationInput, normalizeExpectations } from '../quality/expectations.js';
 import { assertName, type CommonMeta, commonMeta } from './common.js';
 
 interface SourceBase extends CommonMeta {
@@ -10,6 +11,8 @@ interface SourceBase extends CommonMeta {
   readonly createdTimestampField?: string;
   /** Where the same events arrive live, for the stream engine (`tessera stream`). */
   readonly stream?: StreamConfig;
+  /** Data-quality checks on the source's rows (docs/semantics.md, "Data quality expectations"). */
+  readonly expectations?: readonly Expectation[];
 }
 
 /**
@@ -53,6 +56,7 @@ type BaseInput = Partial<CommonMeta> & {
   timestampField: string;
   createdTimestampField?: string;
   stream?: { type?: 'kafka'; topic: string; connection?: string };
+  expectations?: readonly ExpectationInput[];
 };
 
 function base(input: BaseInput): Omit<SourceBase, 'kind'> & { kind: 'Source' } {
@@ -69,6 +73,9 @@ function base(input: BaseInput): Omit<SourceBase, 'kind'> & { kind: 'Source' } {
     timestampField: input.timestampField,
     ...(input.createdTimestampField ? { createdTimestampField: input.createdTimestampField } : {}),
     ...(input.stream ? { stream: streamConfig(input.name, input.stream) } : {}),
+    ...(input.expectations?.length
+      ? { expectations: normalizeExpectations(input.expectations, `source '${input.name}'`) }
+      : {}),
     ...commonMeta(input),
   };
 }

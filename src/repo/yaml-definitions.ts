@@ -14,6 +14,7 @@ import { featureView } from '../definitions/feature-view.js';
 import { onDemandFeatureView } from '../definitions/on-demand-feature-view.js';
 import { csvSource, parquetSource, postgresSource } from '../definitions/source.js';
 import { type FieldType, parseValueType, type ScalarType } from '../definitions/value-types.js';
+import type { ExpectationInput } from '../quality/expectations.js';
 
 const meta = {
   description: z.string().optional(),
@@ -22,6 +23,8 @@ const meta = {
 };
 const typeMap = z.record(z.string(), z.string());
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
+/** Checked by the builders (normalizeExpectations), which name the entry and field at fault. */
+const expectations = { expectations: z.array(z.unknown()).optional() };
 
 const fileSchema = z
   .object({
@@ -47,6 +50,7 @@ const fileSchema = z
               })
               .strict()
               .optional(),
+            ...expectations,
             ...meta,
           })
           .strict(),
@@ -64,6 +68,7 @@ const fileSchema = z
             ttl: z.union([z.string(), z.literal(0)]).optional(),
             online: z.boolean().optional(),
             offline: z.boolean().optional(),
+            ...expectations,
             ...meta,
           })
           .strict(),
@@ -124,7 +129,7 @@ const fileSchema = z
       )
       .default([]),
     feature_services: z
-      .array(z.object({ name: z.string(), features: z.array(z.string()), ...meta }).strict())
+      .array(z.object({ name: z.string(), features: z.array(z.string()), ...expectations, ...meta }).strict())
       .default([]),
   })
   .strict();
@@ -160,7 +165,9 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
       return build();
     } catch (e) {
       if (!(e instanceof TesseraError)) throw e;
-      const row = yamlLine(doc, text, path);
+      // An error inside a list entry (expectations.2) points at that entry's line, not the definition's.
+      const inner = /^expectations\.(\d+)/.exec(e.location.field ?? '');
+      const row = yamlLine(doc, text, inner ? [...path, 'expectations', Number(inner[1])] : path);
       throw e.at({ file, field: path.join('.'), ...(row !== undefined ? { row } : {}) });
     }
   };
@@ -175,7 +182,9 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
     description?: string | undefined;
     owner?: string | undefined;
     tags?: Record<string, string> | undefined;
+    expectations?: unknown[] | undefined;
   }) => ({
+    ...(x.expectations !== undefined ? { expectations: x.expectations as ExpectationInput[] } : {}),
     ...(x.description !== undefined ? { description: x.description } : {}),
     ...(x.owner !== undefined ? { owner: x.owner } : {}),
     ...(x.tags !== undefined ? { tags: x.tags } : {}),

@@ -19,6 +19,7 @@ import type { AggregationSelection } from '../definitions/resolve.js';
 import type { Source } from '../definitions/source.js';
 import type { OfflineWriter, SourceColumn } from '../offline/offline-store.js';
 import type { OnlineStore, OnlineViewRef, TileBatch, TileWrite } from '../online/online-store.js';
+import { compileEventChecks, type EventChecker } from '../quality/stream-checks.js';
 import { decodeEvent, type EventSchema, eventSchemaOf } from './event-decoder.js';
 import { type StagedFile, StagedFiles, safeName } from './staged-files.js';
 import type { StreamHandler, StreamRecord } from './stream-source.js';
@@ -58,6 +59,12 @@ export interface StreamCounters {
   malformed: number;
   batches: number;
   conflicts: number;
+  /** Events refused by an `error` expectation of the source (sent to dead letters). */
+  invalid: number;
+  /** Events that failed only `warn` expectations (kept). */
+  warned: number;
+  /** Failures per expectation name, both severities. */
+  readonly checkFailures: Record<string, number>;
 }
 
 /** A dead letter: the record as received, where it came from, and why it was refused. */
@@ -107,7 +114,20 @@ interface CachedTile {
  * only committed state (it is dropped when a commit fails).
  */
 export class StreamWorker implements StreamHandler {
-  readonly counters: StreamCounters = { events: 0, late: 0, malformed: 0, batches: 0, conflicts: 0 };
+  readonly counters: StreamCounters = {
+    events: 0,
+    late: 0,
+    malformed: 0,
+    batches: 0,
+    conflicts: 0,
+    invalid: 0,
+    warned: 0,
+    checkFailures: {},
+  };
+  /** The source's row-level expectations as JS predicates (undefined: none, no per-event cost). */
+  readonly #checker: EventChecker | undefined;
+  /** Columns decoded only for the checks: cleared before the lake append, which never stored them. */
+  readonly #checkOnlyColumns: readonly string[];
   readonly #opts: StreamWorkerOptions;
   readonly #plans: readonly TilePlan[];
   readonly #refs: readonly OnlineViewRef[];
@@ -129,7 +149,24 @@ export class StreamWorker implements StreamHandler {
   readonly #clock: () => number;
 
   constructor(opts: StreamWorkerOptions) {
-    this.#schema = eventSchemaOf(opts.source, opts.views);
+    const schema = eventSchemaOf(opts.source, opts.views);
+    this.#checker = compileEventChecks(opts.source.expectations ?? []);
+    const known = new Set([
+      ...schema.joinKeys.map((k) => k.name),
+      schema.timestampField,
+      ...schema.columns.map((c) => c.name),
+    ]);
+    this.#checkOnlyColumns = (this.#checker?.columns ?? []).filter((c) => !known.has(c));
+    this.#schema =
+      this.#checkOnlyColumns.length === 0
+        ? schema
+        : {
+            ...schema,
+            columns: [
+              ...schema.columns,
+              ...this.#checkOnlyColumns.map((name) => ({ name, type: 'any' as const })),
+            ],
+          };
     this.#opts = opts;
     this.#clock = opts.clock ?? Date.now;
     this.#plans = opts.views.map((v) => tilePlan(v.view));
@@ -141,6 +178,17 @@ export class StreamWorker implements StreamHandler {
       opts.stagingDir,
       opts.instanceId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
     );
+  }
+
+  /** Set by `#onWarn` while one event is checked: an event failing several warn checks counts once. */
+  #warnedThisEvent = false;
+  readonly #onWarn = (failure: { name: string }): void => {
+    this.#countFailure(failure.name);
+    this.#warnedThisEvent = true;
+  };
+
+  #countFailure(name: string): void {
+    this.counters.checkFailures[name] = (this.counters.checkFailures[name] ?? 0) + 1;
   }
 
   async assigned(partitions: readonly string[]): Promise<ReadonlyMap<string, number | null>> {
@@ -194,6 +242,24 @@ export class StreamWorker implements StreamHandler {
         continue;
       }
       const { ts, row } = decoded.event;
+      if (this.#checker !== undefined) {
+        this.#warnedThisEvent = false;
+        const failure = this.#checker.check(row, this.#onWarn);
+        if (this.#warnedThisEvent) this.counters.warned++;
+        if (failure !== undefined) {
+          part.dead.push({
+            partition: r.partition,
+            offset: r.offset,
+            reason: failure.reason,
+            field: failure.column,
+            value: r.value,
+          });
+          this.counters.invalid++;
+          this.#countFailure(failure.name);
+          continue;
+        }
+        for (const c of this.#checkOnlyColumns) (row as Record<string, unknown>)[c] = undefined;
+      }
       const watermark = watermarks.get(r.partition) ?? state.watermark;
       if (ts < watermark - this.#latenessMs) {
         part.dead.push({

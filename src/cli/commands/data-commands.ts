@@ -8,6 +8,7 @@ import { FeatureStore } from '../../feature-store.js';
 import type { SpineInput } from '../../offline/offline-store.js';
 import { action, emit, type GlobalOptions, table } from '../output.js';
 import { progress } from '../progress.js';
+import { printGateWarnings } from './validate-command.js';
 
 /**
  * Parses a time argument: ISO-8601 (`2024-05-01`, `2024-05-01T12:00:00Z`), `now`, or `now-7d` style offsets.
@@ -50,6 +51,7 @@ export function registerDataCommands(program: Command): void {
     .option('--full-feature-names', 'name columns view__feature')
     .option('--out <path>', 'write the training set here (Parquet)')
     .option('--head <n>', 'print the first n rows', (v) => Number.parseInt(v, 10), 5)
+    .option('--force', 'build it even if an error-level data-quality expectation fails')
     .action(
       action(
         async (
@@ -62,6 +64,7 @@ export function registerDataCommands(program: Command): void {
             fullFeatureNames?: boolean;
             out?: string;
             head: number;
+            force?: boolean;
           },
           cmd: Command,
         ) => {
@@ -93,6 +96,8 @@ export function registerDataCommands(program: Command): void {
               fullFeatureNames: o.fullFeatureNames === true,
               timestampColumn: o.timestampColumn,
               onProgress: (p) => bar.update(p.phase, p.done, p.total),
+              force: o.force === true,
+              onValidation: printGateWarnings,
             });
             if (o.out) await set.writeParquet(resolve(o.out));
             const seconds = (performance.now() - t0) / 1000;
@@ -127,7 +132,9 @@ export function registerDataCommands(program: Command): void {
     );
 
   const materializeOpts = (c: Command) =>
-    c.option('--views <names>', 'comma-separated views (default: all online views)', list);
+    c
+      .option('--views <names>', 'comma-separated views (default: all online views)', list)
+      .option('--force', 'load even if an error-level data-quality expectation fails');
 
   materializeOpts(
     program
@@ -136,7 +143,7 @@ export function registerDataCommands(program: Command): void {
       .requiredOption('--start <time>', "start (ISO-8601, 'now-7d')")
       .requiredOption('--end <time>', "end (ISO-8601, 'now')"),
   ).action(
-    action(async (o: { start: string; end: string; views?: string[] }, cmd: Command) => {
+    action(async (o: { start: string; end: string; views?: string[]; force?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       await runMaterialize(g, (store, onProgress) =>
         store.materialize({
@@ -144,6 +151,8 @@ export function registerDataCommands(program: Command): void {
           end: parseTime(o.end, '--end'),
           ...(o.views ? { views: o.views } : {}),
           onProgress,
+          force: o.force === true,
+          onValidation: printGateWarnings,
         }),
       );
     }),
@@ -155,13 +164,15 @@ export function registerDataCommands(program: Command): void {
       .description('materialize each view from where its last run ended up to --end')
       .requiredOption('--end <time>', "end (ISO-8601, 'now')"),
   ).action(
-    action(async (o: { end: string; views?: string[] }, cmd: Command) => {
+    action(async (o: { end: string; views?: string[]; force?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       await runMaterialize(g, (store, onProgress) =>
         store.materializeIncremental({
           end: parseTime(o.end, '--end'),
           ...(o.views ? { views: o.views } : {}),
           onProgress,
+          force: o.force === true,
+          onValidation: printGateWarnings,
         }),
       );
     }),

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerDataCommands } from './commands/data-commands.js';
 import { registerDemoCommand } from './commands/demo-command.js';
+import { registerFreshnessCommand } from './commands/freshness-command.js';
 import { registerRepoCommands } from './commands/repo-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerStreamCommand, registerVerifyConsistencyCommand } from './commands/stream-command.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerStreamCommand(program);
   registerVerifyConsistencyCommand(program);
+  registerFreshnessCommand(program);
   registerDemoCommand(program);
   return program;
 }

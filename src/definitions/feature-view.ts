@@ -2,6 +2,7 @@ import { type DurationInput, parseDuration } from '../core/duration.js';
 import { definitionError } from '../core/errors.js';
 import { assertName, type CommonMeta, commonMeta } from './common.js';
 import type { Entity } from './entity.js';
+import { type FreshnessInput, type FreshnessPolicy, freshnessPolicy } from './freshness.js';
 import type { Source } from './source.js';
 import type { FieldType, JsValueOf, ValueType } from './value-types.js';
 
@@ -28,6 +29,8 @@ export interface FeatureView<TName extends string = string, TSchema extends Sche
   readonly ttlMs: number;
   readonly online: boolean;
   readonly offline: boolean;
+  /** Freshness thresholds (`tessera freshness`, docs/monitoring.md); absent when none is declared. */
+  readonly freshness?: FreshnessPolicy;
   /** Typed references to this view's features, for the SDK: `userStats.refs.clicks`. */
   readonly refs: {
     readonly [K in keyof TSchema & string]: FeatureRef<`${TName}:${K}`, JsValueOf<TSchema[K]['type']>>;
@@ -53,6 +56,8 @@ export interface FeatureViewInput<TName extends string, TSchema extends Schema> 
   ttl?: DurationInput;
   online?: boolean;
   offline?: boolean;
+  /** Freshness thresholds: `{ maxAge: '10m', maxLag: '1m' }` (docs/monitoring.md). */
+  freshness?: FreshnessInput;
 }
 
 /**
@@ -91,6 +96,7 @@ export function featureView<const TName extends string, const TSchema extends Sc
       expected: 'at least one',
     });
   }
+  const freshness = freshnessPolicy(input.freshness, input.name);
   return Object.freeze({
     kind: 'FeatureView',
     name: input.name,
@@ -100,6 +106,7 @@ export function featureView<const TName extends string, const TSchema extends Sc
     ttlMs: parseDuration(input.ttl ?? 0, 'ttl'),
     online: input.online ?? true,
     offline: input.offline ?? true,
+    ...(freshness !== undefined ? { freshness } : {}),
     ...commonMeta(input),
     refs: makeRefs(input.name, features),
   }) as FeatureView<TName, TSchema>;

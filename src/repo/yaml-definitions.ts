@@ -11,6 +11,7 @@ import type { Definition } from '../definitions/definition.js';
 import { entity } from '../definitions/entity.js';
 import { featureService } from '../definitions/feature-service.js';
 import { featureView } from '../definitions/feature-view.js';
+import type { FreshnessInput } from '../definitions/freshness.js';
 import { onDemandFeatureView } from '../definitions/on-demand-feature-view.js';
 import { csvSource, parquetSource, postgresSource } from '../definitions/source.js';
 import { type FieldType, parseValueType, type ScalarType } from '../definitions/value-types.js';
@@ -22,6 +23,22 @@ const meta = {
 };
 const typeMap = z.record(z.string(), z.string());
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
+/** `freshness: { max_age: '10m', max_lag: '1m' }` of a view (docs/monitoring.md). */
+const freshnessShape = z
+  .object({ max_age: z.string().optional(), max_lag: z.string().optional() })
+  .strict()
+  .optional();
+
+/** The builder input of a YAML `freshness` block. */
+const freshnessOf = (f: z.infer<typeof freshnessShape>): { freshness?: FreshnessInput } =>
+  f === undefined
+    ? {}
+    : {
+        freshness: {
+          ...(f.max_age !== undefined ? { maxAge: f.max_age } : {}),
+          ...(f.max_lag !== undefined ? { maxLag: f.max_lag } : {}),
+        },
+      };
 
 const fileSchema = z
   .object({
@@ -64,6 +81,7 @@ const fileSchema = z
             ttl: z.union([z.string(), z.literal(0)]).optional(),
             online: z.boolean().optional(),
             offline: z.boolean().optional(),
+            freshness: freshnessShape,
             ...meta,
           })
           .strict(),
@@ -104,6 +122,7 @@ const fileSchema = z
             allowed_lateness: z.union([z.string(), z.literal(0)]).optional(),
             online: z.boolean().optional(),
             offline: z.boolean().optional(),
+            freshness: freshnessShape,
             ...meta,
           })
           .strict(),
@@ -240,6 +259,7 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
           ...(v.ttl !== undefined ? { ttl: v.ttl } : {}),
           ...(v.online !== undefined ? { online: v.online } : {}),
           ...(v.offline !== undefined ? { offline: v.offline } : {}),
+          ...freshnessOf(v.freshness),
           ...metaOf(v),
         }),
       ),
@@ -281,6 +301,7 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
           ...(v.allowed_lateness !== undefined ? { allowedLateness: v.allowed_lateness } : {}),
           ...(v.online !== undefined ? { online: v.online } : {}),
           ...(v.offline !== undefined ? { offline: v.offline } : {}),
+          ...freshnessOf(v.freshness),
           ...metaOf(v),
         }),
       ),

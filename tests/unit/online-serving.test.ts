@@ -35,6 +35,9 @@ class MemoryStore implements OnlineStore {
   async readCheckpoints() {
     return new Map();
   }
+  async freshness() {
+    return new Map();
+  }
   async close() {}
 }
 

@@ -7,6 +7,8 @@ import {
   DEFAULT_RETENTION_MS,
   isNewerOrEqual,
   MAX_TILES_PER_READ,
+  maxEventTs,
+  newestEventOf,
   type OffsetCommit,
   type OnlineColumns,
   type OnlineReadRequest,
@@ -19,6 +21,7 @@ import {
   type TileBatch,
   type TileReadRequest,
   type TileWrite,
+  type ViewFreshness,
 } from '../online-store.js';
 
 /** Options of {@link RedisOnlineStore}: give `url` (the store owns the connection) or `client` (you do). */
@@ -119,6 +122,8 @@ const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
  *             meta); then per tile key (expiresAt ms, value)
  * The hash holds, per partition, field `<partition>` = next offset and field `<partition>#meta` = meta.
  * Every expected offset is checked before anything is written; a mismatch writes nothing and fails with STALE.
+ * Freshness of the views written goes in the same call: KEYS[2..1+f] the freshness hashes, and after the
+ * partitions ARGV holds f, the write time, then f × (view, newest event time); the tile keys follow.
  */
 const COMMIT_SCRIPT = `
 local p = tonumber(ARGV[1])
@@ -131,18 +136,41 @@ for i = 1, p do
   end
   a = a + 4
 end
-for k = 2, #KEYS do
+local f = tonumber(ARGV[a])
+local now = ARGV[a + 1]
+local fa = a + 2
+a = fa + 2 * f
+for k = 2 + f, #KEYS do
   redis.call('SET', KEYS[k], ARGV[a + 1], 'PXAT', ARGV[a])
   a = a + 2
+end
+for j = 1, f do
+  local cur = tonumber(redis.call('HGET', KEYS[1 + j], ARGV[fa]))
+  if cur == nil or tonumber(ARGV[fa + 1]) > cur then redis.call('HSET', KEYS[1 + j], ARGV[fa], ARGV[fa + 1]) end
+  redis.call('HSET', KEYS[1 + j], ARGV[fa] .. '#at', now)
+  fa = fa + 2
 end
 a = 2
 for i = 1, p do
   redis.call('HSET', KEYS[1], ARGV[a], ARGV[a + 2], ARGV[a] .. '#meta', ARGV[a + 3])
   a = a + 4
 end
-return #KEYS - 1
+return #KEYS - 1 - f
 `;
 const COMMIT_SCRIPT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex');
+
+/*
+ * Freshness of a view, once per write call: `<prefix>:__freshness__:<project>` is a hash with field `<view>` =
+ * the newest event time written (it only grows) and `<view>#at` = when the last write happened.
+ *   KEYS[1] the project's hash; ARGV[1] the view, ARGV[2] the newest event time of the call, ARGV[3] now
+ */
+const FRESHNESS_SCRIPT = `
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if cur == nil or tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('HSET', KEYS[1], ARGV[1] .. '#at', ARGV[3])
+return 1
+`;
+const FRESHNESS_SCRIPT_SHA = createHash('sha1').update(FRESHNESS_SCRIPT).digest('hex');
 /** Tile SETs per pipeline chunk when no checkpoint is involved. */
 const TILE_PIPELINE = 1000;
 
@@ -220,7 +248,9 @@ export class RedisOnlineStore implements OnlineStore {
       if (prev === undefined || isNewerOrEqual(row, prev)) newest.set(row.entityKey, row);
     }
     const winners = [...newest.values()];
-    await this.#writeEncoded(view, winners.length, (i, sink) => {
+    let newestEventTs = Number.NEGATIVE_INFINITY;
+    for (const row of winners) if (row.eventTs > newestEventTs) newestEventTs = row.eventTs;
+    await this.#writeEncoded(view, winners.length, newestEventTs, (i, sink) => {
       const row = winners[i] as OnlineRow;
       const at = sink.reserve(4 + HEADER_BYTES);
       const length = sink.appendValues(row.values);
@@ -260,7 +290,7 @@ export class RedisOnlineStore implements OnlineStore {
       if (newest.size < n) order = [...newest.values()];
     }
     const encoding = columnsEncoding(batch.features);
-    await this.#writeEncoded(view, order?.length ?? n, (i, sink) => {
+    await this.#writeEncoded(view, order?.length ?? n, maxEventTs(eventTs, n), (i, sink) => {
       const r = order === undefined ? i : (order[i] as number);
       const at = sink.reserve(4 + HEADER_BYTES);
       const length = sink.appendColumnsRow(encoding, r);
@@ -272,10 +302,12 @@ export class RedisOnlineStore implements OnlineStore {
   /**
    * Runs the write script over `count` distinct rows, `batchSize` per call and up to `maxInFlight` calls at
    * once. `append(i, sink)` appends row i's `[length][header][record]` to the sink and returns its entity key.
+   * Once every row is written, the view's freshness takes `newestEventTs` (one more call per write, not per row).
    */
   async #writeEncoded(
     view: OnlineViewRef,
     count: number,
+    newestEventTs: number,
     append: (i: number, sink: ByteSink) => string,
   ): Promise<void> {
     const viewPrefix = this.#viewPrefix(view);
@@ -303,6 +335,48 @@ export class RedisOnlineStore implements OnlineStore {
       await Promise.allSettled(inFlight);
       throw e;
     }
+    await this.#touchFreshness(view, newestEventTs);
+  }
+
+  /** Records a write of `view` whose newest event time is `newestEventTs` (see FRESHNESS_SCRIPT). */
+  async #touchFreshness(view: OnlineViewRef, newestEventTs: number): Promise<void> {
+    if (!Number.isFinite(newestEventTs)) return;
+    try {
+      await this.#evalScript(
+        FRESHNESS_SCRIPT,
+        FRESHNESS_SCRIPT_SHA,
+        [this.#freshnessKey(view.project)],
+        [view.name, String(newestEventTs), String(Date.now())],
+      );
+    } catch (e) {
+      throw backendError('freshness write', e);
+    }
+  }
+
+  async freshness(views: readonly OnlineViewRef[]): Promise<Map<string, ViewFreshness>> {
+    const out = new Map<string, ViewFreshness>();
+    if (views.length === 0) return out;
+    const pipeline = this.#client.pipeline();
+    for (const v of views) pipeline.hmget(this.#freshnessKey(v.project), v.name, `${v.name}#at`);
+    let answers: [Error | null, unknown][];
+    try {
+      answers = (await pipeline.exec()) ?? [];
+    } catch (e) {
+      throw backendError('freshness read', e);
+    }
+    views.forEach((v, i) => {
+      const [err, value] = answers[i] ?? [null, null];
+      if (err) throw backendError('freshness read', err);
+      const [newest, at] = (value as (string | null)[] | null) ?? [null, null];
+      if (newest !== null && newest !== undefined) {
+        out.set(v.name, { newestEventTs: Number(newest), updatedAt: Number(at ?? 0) });
+      }
+    });
+    return out;
+  }
+
+  #freshnessKey(project: string): string {
+    return `${this.#prefix}:__freshness__:${encodeName(project)}`;
   }
 
   async read(requests: readonly OnlineReadRequest[]): Promise<(StoredRow | null)[][]> {
@@ -352,6 +426,7 @@ export class RedisOnlineStore implements OnlineStore {
         if (keys.length > 0) await this.#client.unlink(...keys);
         cursor = next.toString();
       } while (cursor !== '0');
+      await this.#client.hdel(this.#freshnessKey(view.project), view.name, `${view.name}#at`);
     } catch (e) {
       throw backendError('delete view', e);
     }
@@ -360,12 +435,17 @@ export class RedisOnlineStore implements OnlineStore {
   async writeTiles(batches: readonly TileBatch[], commit?: OffsetCommit): Promise<void> {
     const now = Date.now();
     const live: { key: string; tile: TileWrite }[] = [];
+    // Per view with live tiles: its freshness update (the newest event time of its batch).
+    const fresh: { view: OnlineViewRef; newest: number }[] = [];
     for (const b of batches) {
       const viewPrefix = this.#viewPrefix(b.view);
+      const before = live.length;
       for (const t of b.tiles) {
         if (t.expiresAt > now)
           live.push({ key: `${viewPrefix}${t.entityKey}}:${t.hopMs}:${t.start}`, tile: t });
       }
+      const newest = newestEventOf(b);
+      if (live.length > before && Number.isFinite(newest)) fresh.push({ view: b.view, newest });
     }
     if (commit === undefined) {
       try {
@@ -379,6 +459,7 @@ export class RedisOnlineStore implements OnlineStore {
       } catch (e) {
         throw backendError('tile write', e);
       }
+      for (const f of fresh) await this.#touchFreshness(f.view, f.newest);
       return;
     }
     const args: (string | Buffer)[] = [String(commit.offsets.length)];
@@ -386,6 +467,11 @@ export class RedisOnlineStore implements OnlineStore {
       args.push(o.partition, o.expected === null ? '' : String(o.expected), String(o.next), o.meta ?? '');
     }
     const keys = [this.#offsetsKey(commit.consumer)];
+    args.push(String(fresh.length), String(now));
+    for (const f of fresh) {
+      keys.push(this.#freshnessKey(f.view.project));
+      args.push(f.view.name, String(f.newest));
+    }
     for (const { key, tile } of live) {
       keys.push(key);
       args.push(String(Math.ceil(tile.expiresAt)), bufferOf(tile.value));

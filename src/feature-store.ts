@@ -18,6 +18,9 @@ import {
   materializeView,
   selectViews,
 } from './materialize/materialize.js';
+import { evaluateFreshness, type FreshnessReport, watermarkOf } from './metrics/freshness-report.js';
+import type { TesseraMetrics } from './metrics/metrics.js';
+import { instrumentStream } from './metrics/stream-metrics.js';
 import { DuckDbOfflineStore } from './offline/duckdb/duckdb-offline-store.js';
 import type { OfflineStore, OfflineWriter, SourceColumn, SpineInput } from './offline/offline-store.js';
 import type { OnlineStore } from './online/online-store.js';
@@ -28,7 +31,7 @@ import { validateQualityDefinitions } from './quality/validate-expectations.js';
 import { openRegistryStore } from './registry/open-registry.js';
 import { Registry } from './registry/registry.js';
 import { type LoadedRepo, loadRepo, loadTransform } from './repo/load-repo.js';
-import { OnlineServing, type ServedResult } from './serving/online-serving.js';
+import { OnlineServing, type ServedResult, type ServingObserver } from './serving/online-serving.js';
 import { toOnlineRows } from './serving/push.js';
 import { type FeatureSelector, type OnlineRowOf, selectorRefs } from './serving/typed-result.js';
 import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
@@ -458,12 +461,24 @@ export class FeatureStore {
     replay?: string;
     batchSize?: number;
     onBatch?: (counters: StreamCounters) => void;
+    /** Export the worker's metrics here (`tessera stream --metrics-port`; docs/monitoring.md). */
+    metrics?: TesseraMetrics;
   }): Promise<StreamCounters> {
     await this.refresh();
     const { source, views } = this.streamedSource(opts.source);
     const groupId = opts.groupId ?? `${this.config.project}.${source.name}`;
     const records = this.streamSourceFor(source, groupId, opts);
     const worker = await this.streamWorker(source, views, groupId, opts.instanceId);
+    const uninstrument = opts.metrics
+      ? instrumentStream(opts.metrics, {
+          source: source.name,
+          consumer: groupId,
+          worker,
+          records,
+          online: this.online,
+          state: () => this.currentState(),
+        })
+      : undefined;
     try {
       await records.consume(
         {
@@ -477,6 +492,7 @@ export class FeatureStore {
         opts.signal,
       );
     } finally {
+      uninstrument?.();
       await records.close();
     }
     return worker.counters;
@@ -673,6 +689,51 @@ export class FeatureStore {
     return result as ServedResult & { readonly rows: readonly OnlineRowOf<S>[] };
   }
 
+  /**
+   * Reports every online read (`getOnlineFeatures`, the HTTP server) to `observer` from now on, once per
+   * request; undefined stops. The server uses it for its metrics (src/metrics/serving-metrics.ts).
+   */
+  observeServing(observer: ServingObserver | undefined): void {
+    this.serving.observe(observer);
+  }
+
+  /**
+   * Freshness of every online view (docs/monitoring.md): the age of its newest online value and, for
+   * aggregation views fed by a stream, the event-time lag of the stream from the checkpoints of consumer group
+   * `consumers[source]` (default `<project>.<source>`, what `tessera stream` uses), each against the view's
+   * `freshness` thresholds. `breached` is true when one is exceeded.
+   *
+   * @example
+   * const report = await store.freshness();
+   * for (const v of report.views) console.log(v.view, v.ageSeconds, v.breaches);
+   */
+  async freshness(
+    opts: { now?: Date; consumers?: Readonly<Record<string, string>> } = {},
+  ): Promise<FreshnessReport> {
+    const state = this.currentState();
+    const refs = [
+      ...state.featureViews.filter((v) => v.online).map((v) => ({ name: v.name, ttlMs: v.ttlMs })),
+      ...state.aggregationViews.filter((v) => v.online).map((v) => ({ name: v.name, ttlMs: 0 })),
+    ].map((v) => ({ project: state.project, ...v }));
+    const streamed = state.sources.filter(
+      (s) => s.stream !== undefined && state.aggregationViews.some((v) => v.online && v.source === s.name),
+    );
+    const [fresh, streams] = await Promise.all([
+      this.online.freshness(refs),
+      Promise.all(
+        streamed.map(async (s) => {
+          const consumer = opts.consumers?.[s.name] ?? `${state.project}.${s.name}`;
+          const checkpoints = await this.online.readCheckpoints(consumer);
+          const partitions = new Map(
+            [...checkpoints].map(([p, c]) => [p, { next: c.next, watermark: watermarkOf(c) }]),
+          );
+          return { source: s.name, consumer, partitions };
+        }),
+      ),
+    ]);
+    return evaluateFreshness(state, fresh, streams, (opts.now ?? new Date()).getTime());
+  }
+
   /** Writes rows of a view to the online store (and/or appends them to its offline source). */
   async push(request: PushRequest): Promise<{ online: number; offline: number }> {
     const state = this.currentState();
@@ -712,7 +773,12 @@ export class FeatureStore {
    * live.push([{ user_id: 7, event_ts: new Date().toISOString(), event_type: 'click', item_id: 3, price: 9.5 }]);
    * await live.flush(); await live.stop();
    */
-  async startLocalStream(opts: { source: string; partitions?: number }): Promise<LocalStream> {
+  async startLocalStream(opts: {
+    source: string;
+    partitions?: number;
+    /** Export the worker's metrics here (docs/monitoring.md). */
+    metrics?: TesseraMetrics;
+  }): Promise<LocalStream> {
     await this.refresh();
     const { source, views } = this.streamedSource(opts.source);
     const schema = eventSchemaOf(source, views);
@@ -721,7 +787,18 @@ export class FeatureStore {
     const worker = await this.streamWorker(source, views, consumer, consumer);
     const ac = new AbortController();
     const committed = () => this.online.readCheckpoints(consumer);
-    const running = new MemoryLogSource(log, 2000).consume(worker, ac.signal);
+    const records = new MemoryLogSource(log, 2000);
+    const uninstrument = opts.metrics
+      ? instrumentStream(opts.metrics, {
+          source: source.name,
+          consumer,
+          worker,
+          records,
+          online: this.online,
+          state: () => this.currentState(),
+        })
+      : undefined;
+    const running = records.consume(worker, ac.signal);
     running.catch(() => undefined);
     return {
       counters: worker.counters,
@@ -739,7 +816,11 @@ export class FeatureStore {
       },
       stop: async () => {
         ac.abort();
-        await running;
+        try {
+          await running;
+        } finally {
+          uninstrument?.();
+        }
       },
     };
   }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerDataCommands } from './commands/data-commands.js';
 import { registerDemoCommand } from './commands/demo-command.js';
+import { registerFreshnessCommand } from './commands/freshness-command.js';
 import { registerRepoCommands } from './commands/repo-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerStreamCommand, registerVerifyConsistencyCommand } from './commands/stream-command.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerStreamCommand(program);
   registerVerifyConsistencyCommand(program);
   registerValidateCommands(program);
+  registerFreshnessCommand(program);
   registerDemoCommand(program);
   return program;
 }

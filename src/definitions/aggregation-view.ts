@@ -4,6 +4,7 @@ import { assertName, type CommonMeta, commonMeta } from './common.js';
 import type { Entity } from './entity.js';
 import type { Feature, FeatureRef } from './feature-view.js';
 import { makeRefs } from './feature-view.js';
+import { type FreshnessInput, type FreshnessPolicy, freshnessPolicy } from './freshness.js';
 import type { Source } from './source.js';
 import {
   type FieldType,
@@ -100,6 +101,8 @@ export interface AggregationView<TName extends string = string, TRefs = Record<s
   readonly allowedLatenessMs: number;
   readonly online: boolean;
   readonly offline: boolean;
+  /** Freshness thresholds (`tessera freshness`, docs/monitoring.md); absent when none is declared. */
+  readonly freshness?: FreshnessPolicy;
   /** Derived: one feature per aggregation × window, `<aggregation>_<window>`. */
   readonly features: readonly Feature[];
   readonly refs: TRefs;
@@ -155,6 +158,8 @@ export interface AggregationViewInput<TName extends string, A extends Record<str
   allowedLateness?: DurationInput;
   online?: boolean;
   offline?: boolean;
+  /** Freshness thresholds: `{ maxAge: '10m', maxLag: '1m' }` (docs/monitoring.md). */
+  freshness?: FreshnessInput;
 }
 
 /** The hops a default may pick, smallest first. */
@@ -222,6 +227,7 @@ export function aggregationView<const TName extends string, const A extends Reco
   }
   const where = (input.where ?? []).map((c, i) => buildCondition(c, `where.${i}`));
   const features = aggregationFeatures(aggregations);
+  const freshness = freshnessPolicy(input.freshness, input.name);
   return Object.freeze({
     kind: 'AggregationView',
     name: input.name,
@@ -232,6 +238,7 @@ export function aggregationView<const TName extends string, const A extends Reco
     allowedLatenessMs: parseDuration(input.allowedLateness ?? 0, 'allowedLateness'),
     online: input.online ?? true,
     offline: input.offline ?? true,
+    ...(freshness !== undefined ? { freshness } : {}),
     features: Object.freeze(features),
     ...commonMeta(input),
     refs: makeRefs(input.name, features),

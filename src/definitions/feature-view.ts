@@ -3,6 +3,7 @@ import { definitionError } from '../core/errors.js';
 import { type Expectation, type ExpectationInput, normalizeExpectations } from '../quality/expectations.js';
 import { assertName, type CommonMeta, commonMeta } from './common.js';
 import type { Entity } from './entity.js';
+import { type FreshnessInput, type FreshnessPolicy, freshnessPolicy } from './freshness.js';
 import type { Source } from './source.js';
 import type { FieldType, JsValueOf, ValueType } from './value-types.js';
 
@@ -31,6 +32,8 @@ export interface FeatureView<TName extends string = string, TSchema extends Sche
   readonly offline: boolean;
   /** Data-quality checks on the view's source rows, columns named by feature (docs/semantics.md). */
   readonly expectations?: readonly Expectation[];
+  /** Freshness thresholds (`tessera freshness`, docs/monitoring.md); absent when none is declared. */
+  readonly freshness?: FreshnessPolicy;
   /** Typed references to this view's features, for the SDK: `userStats.refs.clicks`. */
   readonly refs: {
     readonly [K in keyof TSchema & string]: FeatureRef<`${TName}:${K}`, JsValueOf<TSchema[K]['type']>>;
@@ -57,6 +60,8 @@ export interface FeatureViewInput<TName extends string, TSchema extends Schema> 
   online?: boolean;
   offline?: boolean;
   expectations?: readonly ExpectationInput[];
+  /** Freshness thresholds: `{ maxAge: '10m', maxLag: '1m' }` (docs/monitoring.md). */
+  freshness?: FreshnessInput;
 }
 
 /**
@@ -95,6 +100,7 @@ export function featureView<const TName extends string, const TSchema extends Sc
       expected: 'at least one',
     });
   }
+  const freshness = freshnessPolicy(input.freshness, input.name);
   return Object.freeze({
     kind: 'FeatureView',
     name: input.name,
@@ -107,6 +113,7 @@ export function featureView<const TName extends string, const TSchema extends Sc
     ...(input.expectations?.length
       ? { expectations: normalizeExpectations(input.expectations, `feature view '${input.name}'`) }
       : {}),
+    ...(freshness !== undefined ? { freshness } : {}),
     ...commonMeta(input),
     refs: makeRefs(input.name, features),
   }) as FeatureView<TName, TSchema>;

@@ -4,6 +4,7 @@ export * from './definition.js';
 export * from './entity.js';
 export * from './feature-service.js';
 export * from './feature-view.js';
+export * from './freshness.js';
 export * from './on-demand-feature-view.js';
 export * from './resolve.js';
 export * from './source.js';

@@ -59,6 +59,18 @@ export interface OnlineStore {
   /** Per partition id, the checkpoint last committed by `writeTiles` for this consumer. */
   readCheckpoints(consumer: string): Promise<Map<string, Checkpoint>>;
 
+  /**
+   * Per view name, the newest event time ever written for the view (rows by `write`/`writeColumns`, tiles by
+   * `writeTiles`) and when that last happened; views never written are absent. Maintained at write time, once
+   * per write call (not per row), so reading it is one small lookup: the basis of freshness monitoring
+   * (docs/monitoring.md). `deleteView` forgets it.
+   *
+   * @example
+   * const f = await store.freshness([view]);
+   * const ageMs = Date.now() - (f.get(view.name)?.newestEventTs ?? Number.NaN);
+   */
+  freshness(views: readonly OnlineViewRef[]): Promise<Map<string, ViewFreshness>>;
+
   close(): Promise<void>;
 }
 
@@ -173,6 +185,37 @@ function valuesBuilder(features: readonly OnlineColumn[]): ValuesBuilder {
 export interface TileBatch {
   readonly view: OnlineViewRef;
   readonly tiles: readonly TileWrite[];
+  /**
+   * The newest event time folded into these tiles, for {@link OnlineStore.freshness}; absent: the latest tile
+   * start is used (a lower bound of it).
+   */
+  readonly newestEventTs?: number;
+}
+
+/** What {@link OnlineStore.freshness} knows of a view. */
+export interface ViewFreshness {
+  /** The newest event time (epoch ms) written online for the view, whatever write it came with. */
+  readonly newestEventTs: number;
+  /** Wall-clock time (epoch ms) of the last write call that carried rows or tiles of the view. */
+  readonly updatedAt: number;
+}
+
+/** The newest event time a tile batch carries (see {@link TileBatch.newestEventTs}); -Infinity when empty. */
+export function newestEventOf(batch: TileBatch): number {
+  if (batch.newestEventTs !== undefined) return batch.newestEventTs;
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const t of batch.tiles) if (t.start > newest) newest = t.start;
+  return newest;
+}
+
+/** The newest event time among `count` values of `eventTs`; -Infinity when none. */
+export function maxEventTs(eventTs: ArrayLike<number>, count = eventTs.length): number {
+  let newest = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < count; i++) {
+    const t = eventTs[i] as number;
+    if (t > newest) newest = t;
+  }
+  return newest;
 }
 
 /** A stream consumer's position in one partition, and what else it stored with it. */

@@ -11,6 +11,7 @@ import type { Definition } from '../definitions/definition.js';
 import { entity } from '../definitions/entity.js';
 import { featureService } from '../definitions/feature-service.js';
 import { featureView } from '../definitions/feature-view.js';
+import type { FreshnessInput } from '../definitions/freshness.js';
 import { onDemandFeatureView } from '../definitions/on-demand-feature-view.js';
 import { csvSource, parquetSource, postgresSource } from '../definitions/source.js';
 import { type FieldType, parseValueType, type ScalarType } from '../definitions/value-types.js';
@@ -25,6 +26,22 @@ const typeMap = z.record(z.string(), z.string());
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 /** Checked by the builders (normalizeExpectations), which name the entry and field at fault. */
 const expectations = { expectations: z.array(z.unknown()).optional() };
+/** `freshness: { max_age: '10m', max_lag: '1m' }` of a view (docs/monitoring.md). */
+const freshnessShape = z
+  .object({ max_age: z.string().optional(), max_lag: z.string().optional() })
+  .strict()
+  .optional();
+
+/** The builder input of a YAML `freshness` block. */
+const freshnessOf = (f: z.infer<typeof freshnessShape>): { freshness?: FreshnessInput } =>
+  f === undefined
+    ? {}
+    : {
+        freshness: {
+          ...(f.max_age !== undefined ? { maxAge: f.max_age } : {}),
+          ...(f.max_lag !== undefined ? { maxLag: f.max_lag } : {}),
+        },
+      };
 
 const fileSchema = z
   .object({
@@ -69,6 +86,7 @@ const fileSchema = z
             online: z.boolean().optional(),
             offline: z.boolean().optional(),
             ...expectations,
+            freshness: freshnessShape,
             ...meta,
           })
           .strict(),
@@ -109,6 +127,7 @@ const fileSchema = z
             allowed_lateness: z.union([z.string(), z.literal(0)]).optional(),
             online: z.boolean().optional(),
             offline: z.boolean().optional(),
+            freshness: freshnessShape,
             ...meta,
           })
           .strict(),
@@ -249,6 +268,7 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
           ...(v.ttl !== undefined ? { ttl: v.ttl } : {}),
           ...(v.online !== undefined ? { online: v.online } : {}),
           ...(v.offline !== undefined ? { offline: v.offline } : {}),
+          ...freshnessOf(v.freshness),
           ...metaOf(v),
         }),
       ),
@@ -290,6 +310,7 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
           ...(v.allowed_lateness !== undefined ? { allowedLateness: v.allowed_lateness } : {}),
           ...(v.online !== undefined ? { online: v.online } : {}),
           ...(v.offline !== undefined ? { offline: v.offline } : {}),
+          ...freshnessOf(v.freshness),
           ...metaOf(v),
         }),
       ),

@@ -2,6 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { TesseraError } from '../core/errors.js';
 import type { FeatureStore } from '../feature-store.js';
+import { setFreshnessGauges } from '../metrics/freshness-report.js';
+import { processMetrics, type TesseraMetrics } from '../metrics/metrics.js';
+import { httpRecorder, servingObserver } from '../metrics/serving-metrics.js';
 import { BodyWriter, BufferPool } from './body-writer.js';
 import { fromFeastRequest, writeFeastResponse } from './feast-json.js';
 
@@ -12,6 +15,8 @@ export interface ServerOptions {
   readonly maxEntitiesPerRequest?: number;
   /** Fastify logger (pino) level, or false. */
   readonly logLevel?: 'info' | 'warn' | 'error' | false;
+  /** Where request and serving metrics go, served at `GET /metrics` (default the process's); false: none. */
+  readonly metrics?: TesseraMetrics | false;
 }
 
 const pushSchema = {
@@ -33,7 +38,7 @@ const pushSchema = {
  * The HTTP feature server. `POST /get-online-features` speaks Feast's JSON so existing Feast HTTP clients work
  * unchanged; `POST /push` writes rows online and/or offline (or, with `source` and `events`, sends events to a
  * streamed source's topic); `GET /health` (alive) and `GET /ready` (registry
- * loaded and online store answering).
+ * loaded and online store answering); `GET /metrics` (Prometheus, docs/monitoring.md).
  *
  * @example
  * const app = await buildServer(store, { apiKeys: ['secret'] });
@@ -79,6 +84,26 @@ export async function buildServer(
   });
 
   app.get('/health', async () => ({ status: 'ok' }));
+
+  const metrics = options.metrics === undefined ? processMetrics() : options.metrics;
+  if (metrics !== false) {
+    const record = httpRecorder(metrics);
+    // A callback hook, not an async one: no promise per request.
+    app.addHook('onResponse', (req, reply, done) => {
+      record(req.routeOptions.url, req.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+    store.observeServing(servingObserver(metrics, store.online.kind));
+    const removeHook = metrics.onScrape(async () => setFreshnessGauges(metrics, await store.freshness()));
+    app.addHook('onClose', async () => {
+      removeHook();
+      store.observeServing(undefined);
+    });
+    app.get('/metrics', async (_req, reply) => {
+      const text = await metrics.scrape();
+      return reply.type(metrics.contentType).send(text);
+    });
+  }
 
   app.get('/ready', async (_req, reply) => {
     try {

@@ -20,6 +20,17 @@ export interface OnlineServingOptions {
   readonly deadlineMs?: number;
 }
 
+/**
+ * What metrics see of serving (src/metrics/serving-metrics.ts): called once per request, never per value, so
+ * an observer costs a few counter increments per request.
+ */
+export interface ServingObserver {
+  /** The online-store read of a request took `seconds`; `failed` when it threw. */
+  storeRead(seconds: number, failed: boolean): void;
+  /** A request was answered from `plan`; `deadlineExceeded` when the store did not answer in time. */
+  served(plan: OnlinePlan, result: ServedResult, deadlineExceeded: boolean): void;
+}
+
 /** Result rows plus what went wrong without failing the request (deadline, store error). */
 export interface ServedResult extends OnlineFeaturesResult {
   readonly warnings: readonly string[];
@@ -71,8 +82,14 @@ export class OnlineServing {
   /** Compiled plans by a hash of the request's feature selection (see `planFor`). */
   private readonly plans = new Map<number, CachedPlan[]>();
   private cachedPlans = 0;
+  private observer: ServingObserver | undefined;
 
   constructor(private readonly opts: OnlineServingOptions) {}
+
+  /** Reports every request to `observer` from now on (undefined: stop). */
+  observe(observer: ServingObserver | undefined): void {
+    this.observer = observer;
+  }
 
   async get(request: OnlineFeaturesRequest): Promise<ServedResult> {
     const plan = await this.planFor(request);
@@ -95,7 +112,9 @@ export class OnlineServing {
       request.deadlineMs ?? this.opts.deadlineMs,
       warnings,
     );
-    return assemble(plan, rows, stored, now, warnings);
+    const result = assemble(plan, rows, stored, now, warnings);
+    this.observer?.served(plan, result, stored === undefined);
+    return result;
   }
 
   /**
@@ -152,7 +171,22 @@ export class OnlineServing {
     warnings: string[],
   ): Promise<(StoredRow | null)[][] | undefined> {
     if (plan.views.length === 0) return [];
-    const read = plan.aggregates ? this.readAll(plan, keys, now) : this.opts.store.read(plan.rowReads(keys));
+    let read = plan.aggregates ? this.readAll(plan, keys, now) : this.opts.store.read(plan.rowReads(keys));
+    const observer = this.observer;
+    if (observer !== undefined) {
+      // Timed to its end even past a deadline: the histogram shows how slow the store really was.
+      const started = performance.now();
+      read = read.then(
+        (r) => {
+          observer.storeRead((performance.now() - started) / 1000, false);
+          return r;
+        },
+        (e: unknown) => {
+          observer.storeRead((performance.now() - started) / 1000, true);
+          throw e;
+        },
+      );
+    }
     if (deadlineMs === undefined) return read;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<typeof DEADLINE>((resolve) => {

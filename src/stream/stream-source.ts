@@ -20,6 +20,12 @@ export interface StreamSource {
    */
   consume(handler: StreamHandler, signal: AbortSignal): Promise<void>;
 
+  /**
+   * Optional, for lag metrics: per partition id, the offset the next record appended will get (the log's end),
+   * for the partitions the source can tell. Absent when the source has no end (or cannot ask cheaply).
+   */
+  endOffsets?(): Promise<ReadonlyMap<string, number>>;
+
   close(): Promise<void>;
 }
 

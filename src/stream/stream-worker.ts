@@ -67,6 +67,25 @@ export interface StreamCounters {
   readonly checkFailures: Record<string, number>;
 }
 
+/**
+ * What metrics see of a worker (src/metrics/stream-metrics.ts): one call per committed batch with its counts,
+ * never one per event.
+ */
+export interface StreamObserver {
+  /** A batch was committed: events accepted, records refused by reason, and how long it took (seconds). */
+  batch(stats: {
+    readonly events: number;
+    readonly malformed: number;
+    readonly late: number;
+    readonly tooFarAhead: number;
+    readonly seconds: number;
+  }): void;
+  /** A commit was refused: another worker moved a partition on. */
+  conflict(): void;
+  /** Partitions were assigned to or taken from this worker. */
+  rebalanced(change: 'assigned' | 'revoked', partitions: number): void;
+}
+
 /** A dead letter: the record as received, where it came from, and why it was refused. */
 export interface DeadLetter {
   readonly partition: string;
@@ -147,6 +166,7 @@ export class StreamWorker implements StreamHandler {
   /** Per view, the indexes of its series in `#series`. */
   readonly #seriesOfView: readonly (readonly number[])[];
   readonly #clock: () => number;
+  #observer: StreamObserver | undefined;
 
   constructor(opts: StreamWorkerOptions) {
     const schema = eventSchemaOf(opts.source, opts.views);
@@ -180,6 +200,11 @@ export class StreamWorker implements StreamHandler {
     );
   }
 
+  /**
+   * Check failures of the batch in progress, by expectation name; added to `counters` only once the batch is
+   * committed, so a batch retried after a failed commit is counted once (like every other counter).
+   */
+  #batchFailures = new Map<string, number>();
   /** Set by `#onWarn` while one event is checked: an event failing several warn checks counts once. */
   #warnedThisEvent = false;
   readonly #onWarn = (failure: { name: string }): void => {
@@ -188,10 +213,25 @@ export class StreamWorker implements StreamHandler {
   };
 
   #countFailure(name: string): void {
-    this.counters.checkFailures[name] = (this.counters.checkFailures[name] ?? 0) + 1;
+    this.#batchFailures.set(name, (this.#batchFailures.get(name) ?? 0) + 1);
+  }
+
+  /** Reports every batch, conflict and rebalance to `observer` from now on (undefined: stop). */
+  observe(observer: StreamObserver | undefined): void {
+    this.#observer = observer;
+  }
+
+  /** Per owned partition: the committed next offset (null before any) and watermark (null before any event). */
+  positions(): Map<string, { next: number | null; watermark: number | null }> {
+    const out = new Map<string, { next: number | null; watermark: number | null }>();
+    for (const [p, s] of this.#partitions) {
+      out.set(p, { next: s.next, watermark: Number.isFinite(s.watermark) ? s.watermark : null });
+    }
+    return out;
   }
 
   async assigned(partitions: readonly string[]): Promise<ReadonlyMap<string, number | null>> {
+    this.#observer?.rebalanced('assigned', partitions.length);
     const checkpoints = await this.#opts.online.readCheckpoints(this.#opts.consumer);
     const out = new Map<string, number | null>();
     for (const p of partitions) {
@@ -205,6 +245,7 @@ export class StreamWorker implements StreamHandler {
   }
 
   async revoked(partitions: readonly string[]): Promise<void> {
+    this.#observer?.rebalanced('revoked', partitions.length);
     for (const p of partitions) this.#partitions.delete(p);
     // Entities are not tracked per partition: drop the whole cache, it reloads from committed tiles.
     this.#clearCache();
@@ -212,7 +253,14 @@ export class StreamWorker implements StreamHandler {
 
   async batch(records: readonly StreamRecord[]): Promise<void> {
     if (records.length === 0) return;
+    const started = performance.now();
     const now = this.#clock();
+    let malformed = 0;
+    let late = 0;
+    let tooFarAhead = 0;
+    let invalid = 0;
+    let warned = 0;
+    this.#batchFailures = new Map();
     const byPartition = new Map<
       string,
       { first: number; last: number; events: Record<string, unknown>[]; dead: DeadLetter[] }
@@ -238,14 +286,14 @@ export class StreamWorker implements StreamHandler {
           ...(decoded.field ? { field: decoded.field } : {}),
           value: r.value,
         });
-        this.counters.malformed++;
+        malformed++;
         continue;
       }
       const { ts, row } = decoded.event;
       if (this.#checker !== undefined) {
         this.#warnedThisEvent = false;
         const failure = this.#checker.check(row, this.#onWarn);
-        if (this.#warnedThisEvent) this.counters.warned++;
+        if (this.#warnedThisEvent) warned++;
         if (failure !== undefined) {
           part.dead.push({
             partition: r.partition,
@@ -254,7 +302,7 @@ export class StreamWorker implements StreamHandler {
             field: failure.column,
             value: r.value,
           });
-          this.counters.invalid++;
+          invalid++;
           this.#countFailure(failure.name);
           continue;
         }
@@ -269,7 +317,7 @@ export class StreamWorker implements StreamHandler {
           field: this.#schema.timestampField,
           value: r.value,
         });
-        this.counters.late++;
+        late++;
         continue;
       }
       if (ts > now + MAX_FUTURE_MS) {
@@ -280,7 +328,7 @@ export class StreamWorker implements StreamHandler {
           field: this.#schema.timestampField,
           value: r.value,
         });
-        this.counters.malformed++;
+        tooFarAhead++;
         continue;
       }
       watermarks.set(r.partition, Math.max(watermark, ts));
@@ -319,10 +367,27 @@ export class StreamWorker implements StreamHandler {
       this.#opts.faultPoint?.('promoted');
       this.counters.events += accepted.length;
       this.counters.batches++;
+      this.counters.malformed += malformed + tooFarAhead;
+      this.counters.late += late;
+      this.counters.invalid += invalid;
+      this.counters.warned += warned;
+      for (const [name, n] of this.#batchFailures) {
+        this.counters.checkFailures[name] = (this.counters.checkFailures[name] ?? 0) + n;
+      }
+      this.#observer?.batch({
+        events: accepted.length,
+        malformed,
+        late,
+        tooFarAhead,
+        seconds: (performance.now() - started) / 1000,
+      });
     } catch (e) {
       // The cache may hold uncommitted changes: drop it; the source resumes from the stored offsets.
       this.#clearCache();
-      if (e instanceof TesseraError && e.code === 'CONFLICT') this.counters.conflicts++;
+      if (e instanceof TesseraError && e.code === 'CONFLICT') {
+        this.counters.conflicts++;
+        this.#observer?.conflict();
+      }
       throw e;
     }
   }
@@ -343,6 +408,8 @@ export class StreamWorker implements StreamHandler {
     const touched: CachedTile[] = [];
     const touchedBy: number[] = [];
     const missing: CachedTile[] = [];
+    // Per view, the newest event time folded into a live tile: the view's freshness (OnlineStore.freshness).
+    const newest: number[] = this.#plans.map(() => Number.NEGATIVE_INFINITY);
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as (typeof events)[number];
       let tiles = this.#tiles.get(e.entityKey);
@@ -367,6 +434,7 @@ export class StreamWorker implements StreamHandler {
           }
           touched.push(tile);
           touchedBy.push(i);
+          if (e.ts > (newest[v] as number)) newest[v] = e.ts;
         }
       }
     }
@@ -417,6 +485,7 @@ export class StreamWorker implements StreamHandler {
     return this.#plans.map((_, v) => ({
       view: this.#refs[v] as OnlineViewRef,
       tiles: batches[v] as TileWrite[],
+      ...(Number.isFinite(newest[v]) ? { newestEventTs: newest[v] as number } : {}),
     }));
   }
 

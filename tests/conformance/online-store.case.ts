@@ -704,6 +704,91 @@ export function runOnlineStoreConformance(
         expect(text(perEntity?.[7]?.[3]?.value as Uint8Array)).toBe('v1507');
       });
     });
+
+    describe('freshness', () => {
+      const tileAt = (entityKey: string, start: number, expiresAt = Date.now() + 3_600_000) => ({
+        entityKey,
+        hopMs: 60_000,
+        start,
+        value: new Uint8Array([1]),
+        expiresAt,
+      });
+
+      it('keeps the newest event time per view across write, writeColumns and writeTiles, never going back', async () => {
+        const store = await open();
+        const p = project();
+        const rows = viewOf(p, 'rows');
+        const cols = viewOf(p, 'cols');
+        const tiles = viewOf(p, 'tiles');
+        const never = viewOf(p, 'never');
+        expect(await store.freshness([rows, cols, tiles, never])).toEqual(new Map());
+
+        const before = Date.now();
+        await store.write(rows, [
+          row('a', 5_000, 0, { x: 1 }),
+          row('b', 9_000, 0, { x: 2 }),
+          row('a', 7_000, 0, { x: 3 }),
+        ]);
+        // An older write (rows that lose, or simply older data) does not move the newest event time back.
+        await store.write(rows, [row('c', 1_000, 0, { x: 4 })]);
+        const batch: OnlineColumns = {
+          length: 2,
+          entityKeys: ['a', 'b'],
+          eventTs: new Float64Array([12_000, 11_000]),
+          createdTs: new Float64Array(2),
+          features: [{ name: 'x', values: new Float64Array([1, 2]) }],
+        };
+        if (store.writeColumns) await store.writeColumns(cols, batch);
+        else await store.write(cols, rowsFromColumns(batch));
+        // With the batch's newest event time given, it is used; without, the latest tile start.
+        await store.writeTiles(
+          [{ view: tiles, tiles: [tileAt('u', 60_000), tileAt('v', 120_000)], newestEventTs: 150_000 }],
+          { consumer: `${p}/w`, offsets: [{ partition: 't/0', expected: null, next: 1 }] },
+        );
+        const after = Date.now();
+        const f = await store.freshness([rows, cols, tiles, never]);
+        expect([...f.keys()].sort()).toEqual(['cols', 'rows', 'tiles']);
+        expect(f.get('rows')?.newestEventTs).toBe(9_000);
+        expect(f.get('cols')?.newestEventTs).toBe(12_000);
+        expect(f.get('tiles')?.newestEventTs).toBe(150_000);
+        for (const v of f.values()) {
+          expect(v.updatedAt).toBeGreaterThanOrEqual(before);
+          expect(v.updatedAt).toBeLessThanOrEqual(after);
+        }
+
+        await store.writeTiles([{ view: tiles, tiles: [tileAt('u', 240_000)] }]);
+        expect((await store.freshness([tiles])).get('tiles')?.newestEventTs).toBe(240_000);
+        // Only expired tiles: nothing is written, so freshness does not move.
+        await store.writeTiles([
+          { view: tiles, tiles: [tileAt('u', 900_000, Date.now() - 1)], newestEventTs: 900_000 },
+        ]);
+        expect((await store.freshness([tiles])).get('tiles')?.newestEventTs).toBe(240_000);
+      });
+
+      it('is not moved by a rejected checkpointed write, is per project, and is forgotten by deleteView', async () => {
+        const store = await open();
+        const p = project();
+        const view = viewOf(p, 'clicks');
+        const other = viewOf(project(), 'clicks');
+        const consumer = `${p}/w`;
+        await store.writeTiles([{ view, tiles: [tileAt('u', 0)], newestEventTs: 10 }], {
+          consumer,
+          offsets: [{ partition: 't/0', expected: null, next: 1 }],
+        });
+        await expect(
+          store.writeTiles([{ view, tiles: [tileAt('u', 0)], newestEventTs: 99 }], {
+            consumer,
+            offsets: [{ partition: 't/0', expected: 7, next: 8 }],
+          }),
+        ).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect((await store.freshness([view])).get('clicks')?.newestEventTs).toBe(10);
+        expect(await store.freshness([other])).toEqual(new Map());
+        await store.write(other, [row('z', 50, 0, { x: 1 })]);
+        await store.deleteView(view);
+        expect(await store.freshness([view])).toEqual(new Map());
+        expect((await store.freshness([other])).get('clicks')?.newestEventTs).toBe(50);
+      });
+    });
   });
 }
 

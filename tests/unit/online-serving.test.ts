@@ -1,6 +1,8 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { encodeEntityKey } from '../../src/core/entity-key.js';
+import { TesseraMetrics } from '../../src/metrics/metrics.js';
+import { servingObserver } from '../../src/metrics/serving-metrics.js';
 import type {
   OnlineReadRequest,
   OnlineRow,
@@ -33,6 +35,9 @@ class MemoryStore implements OnlineStore {
     return requests.map((r) => r.entityKeys.map(() => []));
   }
   async readCheckpoints() {
+    return new Map();
+  }
+  async freshness() {
     return new Map();
   }
   async close() {}
@@ -295,5 +300,83 @@ describe('served columns', () => {
     expect(res.rawPayload.length).toBeGreaterThan(200_000);
     expect(res.payload).toBe(toFeastResponse({ ...r }));
     await app.close();
+  });
+});
+
+describe('serving metrics (servingObserver)', () => {
+  const counts = async (metrics: TesseraMetrics) => {
+    const json = await metrics.registry.getMetricsAsJSON();
+    const values = (name: string) =>
+      Object.fromEntries(
+        (json.find((m) => m.name === name)?.values ?? []).map((v) => [
+          Object.values(v.labels).join('/'),
+          v.value,
+        ]),
+      );
+    return {
+      served: values('tessera_feature_values_served_total'),
+      fallbacks: values('tessera_fallbacks_total'),
+      deadlines: values('tessera_serving_deadline_exceeded_total'),
+      reads: (json.find((m) => m.name === 'tessera_online_store_read_duration_seconds')?.values ?? []).find(
+        (v) =>
+          (v as { metricName?: string }).metricName === 'tessera_online_store_read_duration_seconds_count',
+      )?.value,
+    };
+  };
+
+  it('counts each value once by view and status, fallbacks by feature, on-demand outputs under their view', async () => {
+    const { serving } = await setup({ 'user_stats:spend': 0 });
+    const metrics = new TesseraMetrics({ defaultMetrics: false });
+    serving.observe(servingObserver(metrics, 'memory'));
+    const r = await serving.get({
+      features: ['user_stats:clicks', 'user_stats:spend', 'ratio:amount_over_spend'],
+      entities: [1, 2, 3, 4].map((user_id) => ({ user_id, amount: 10 })),
+      now: new Date(NOW),
+    });
+    // clicks: PRESENT ×2, OUTSIDE_MAX_AGE, NOT_FOUND; spend (fallback 0): PRESENT, then DEFAULTED for the null,
+    // the too-old and the missing value; ratio: a value for user 1 only (spend is null or missing elsewhere).
+    expect(r.statuses.map((s) => s.slice(1))).toEqual([
+      ['PRESENT', 'PRESENT', 'PRESENT'],
+      ['PRESENT', 'DEFAULTED', 'NULL_VALUE'],
+      ['OUTSIDE_MAX_AGE', 'DEFAULTED', 'NULL_VALUE'],
+      ['NOT_FOUND', 'DEFAULTED', 'NULL_VALUE'],
+    ]);
+    const c = await counts(metrics);
+    expect(c.served).toEqual({
+      'user_stats/PRESENT': 3,
+      'user_stats/DEFAULTED': 3,
+      'user_stats/OUTSIDE_MAX_AGE': 1,
+      'user_stats/NOT_FOUND': 1,
+      'ratio/PRESENT': 1,
+      'ratio/NULL_VALUE': 3,
+    });
+    expect(c.fallbacks).toEqual({ 'user_stats/spend': 3 });
+    expect(c.reads).toBe(1);
+    expect(c.deadlines).toEqual({ '': 0 });
+  });
+
+  it('counts a missed deadline, its defaulted values and fallbacks; observe(undefined) stops counting', async () => {
+    const { serving, store } = await setup({ 'user_stats:clicks': -1 });
+    const metrics = new TesseraMetrics({ defaultMetrics: false });
+    serving.observe(servingObserver(metrics, 'memory'));
+    store.delayMs = 50;
+    await serving.get({
+      features: ['user_stats:clicks', 'user_stats:spend'],
+      entities: [{ user_id: 1 }, { user_id: 2 }],
+      deadlineMs: 5,
+      now: new Date(NOW),
+    });
+    let c = await counts(metrics);
+    expect(c.deadlines).toEqual({ '': 1 });
+    expect(c.served).toEqual({ 'user_stats/DEFAULTED': 4 });
+    expect(c.fallbacks).toEqual({ 'user_stats/clicks': 2 });
+    // The late read is still timed once it ends.
+    await new Promise((r) => setTimeout(r, 80));
+    expect((await counts(metrics)).reads).toBe(1);
+    serving.observe(undefined);
+    store.delayMs = 0;
+    await serving.get({ features: ['user_stats:clicks'], entities: [{ user_id: 1 }], now: new Date(NOW) });
+    c = await counts(metrics);
+    expect(c.served).toEqual({ 'user_stats/DEFAULTED': 4 });
   });
 });

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { FeatureStore } from '../../feature-store.js';
+import { processMetrics } from '../../metrics/metrics.js';
+import { type MetricsServer, serveMetrics } from '../../metrics/metrics-server.js';
 import type { StreamCounters } from '../../stream/stream-worker.js';
 import { action, EXIT, emit, type GlobalOptions, table } from '../output.js';
 
@@ -20,14 +22,39 @@ export function registerStreamCommand(program: Command): void {
       'static group membership id: a restarted worker takes its partitions back at once',
     )
     .option('--batch-size <n>', 'records per batch, at most', (v) => Number.parseInt(v, 10), 2000)
+    .option('--metrics-port <port>', 'serve Prometheus metrics at GET /metrics on this port', (v) =>
+      Number.parseInt(v, 10),
+    )
+    .option('--metrics-host <host>', 'address the metrics endpoint listens on', '127.0.0.1')
     .action(
       action(
         async (
-          o: { source: string; group?: string; instance?: string; replay?: string; batchSize: number },
+          o: {
+            source: string;
+            group?: string;
+            instance?: string;
+            replay?: string;
+            batchSize: number;
+            metricsPort?: number;
+            metricsHost: string;
+          },
           cmd: Command,
         ) => {
           const g = cmd.optsWithGlobals<GlobalOptions>();
           const store = await FeatureStore.open(g.repo ?? '.');
+          let metricsServer: MetricsServer | undefined;
+          if (o.metricsPort !== undefined) {
+            try {
+              metricsServer = await serveMetrics(processMetrics(), {
+                port: o.metricsPort,
+                host: o.metricsHost,
+              });
+            } catch (e) {
+              await store.close();
+              throw e;
+            }
+            process.stderr.write(`metrics on http://${o.metricsHost}:${metricsServer.port}/metrics\n`);
+          }
           const ac = new AbortController();
           const stop = () => ac.abort();
           process.once('SIGINT', stop);
@@ -51,6 +78,7 @@ export function registerStreamCommand(program: Command): void {
               ...(o.group !== undefined ? { groupId: o.group } : {}),
               ...(o.instance !== undefined ? { instanceId: o.instance } : {}),
               ...(o.replay !== undefined ? { replay: o.replay } : {}),
+              ...(metricsServer !== undefined ? { metrics: processMetrics() } : {}),
               onBatch: (c) => {
                 if (Date.now() - lastReport >= 5000) {
                   lastReport = Date.now();
@@ -62,6 +90,7 @@ export function registerStreamCommand(program: Command): void {
           } finally {
             process.off('SIGINT', stop);
             process.off('SIGTERM', stop);
+            await metricsServer?.close();
             await store.close();
           }
         },

@@ -7,6 +7,8 @@ import {
   DEFAULT_RETENTION_MS,
   isNewerOrEqual,
   MAX_TILES_PER_READ,
+  maxEventTs,
+  newestEventOf,
   type OffsetCommit,
   type OnlineColumns,
   type OnlineReadRequest,
@@ -19,6 +21,7 @@ import {
   type TileBatch,
   type TileReadRequest,
   type TileWrite,
+  type ViewFreshness,
 } from '../online-store.js';
 
 /** Options of {@link RedisOnlineStore}: give `url` (the store owns the connection) or `client` (you do). */
@@ -114,14 +117,15 @@ const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
  * per consumer, `<prefix>:__offsets__:<consumer>`, field = partition id, value = next offset.
  *
  * Checkpointed tile write, atomically (exactly-once effect of a stream batch):
- *   KEYS[1]   the consumer's offsets hash; KEYS[2..] the tile keys
- *   ARGV[1]   number of partitions p; then p × (partition, expected next offset or '' for none, new next offset,
- *             meta); then one argument with every tile, in KEYS order: [expiresAt float64 BE][uint32 BE length]
- *             [value]
+ *   KEYS[1]       the consumer's offsets hash; KEYS[2..1+f] the freshness hashes of the f views written;
+ *                 KEYS[2+f..] the tile keys
+ *   ARGV[1]       number of partitions p; then p × (partition, expected next offset or '' for none, new next
+ *                 offset, meta); then f, the write time, f × (view, newest event time); then one argument with
+ *                 every tile, in key order: [expiresAt float64 BE][uint32 BE length][value]
  * The hash holds, per partition, field `<partition>` = next offset and field `<partition>#meta` = meta.
  * Every expected offset is checked before anything is written; a mismatch writes nothing and fails with STALE.
  * Tiles travel as one argument, as rows do in WRITE_SCRIPT: a stream batch writes ~10k tiles, and two arguments
- * per tile made ioredis's argument handling the largest single cost of the worker (docs/benchmarks.md,
+ * per tile cost ~30% more client CPU per tile (ioredis handles each argument on its own; docs/benchmarks.md,
  * "Stream engine").
  */
 const COMMIT_SCRIPT = `
@@ -135,22 +139,44 @@ for i = 1, p do
   end
   a = a + 4
 end
-local tiles = ARGV[a]
+local f = tonumber(ARGV[a])
+local now = ARGV[a + 1]
+local fa = a + 2
+local tiles = ARGV[fa + 2 * f]
 local pos = 1
-for k = 2, #KEYS do
+for k = 2 + f, #KEYS do
   local at, len = struct.unpack('>dI4', tiles, pos)
   if at >= 1e15 then at = string.format('%.0f', at) end
   redis.call('SET', KEYS[k], string.sub(tiles, pos + 12, pos + 11 + len), 'PXAT', at)
   pos = pos + 12 + len
+end
+for j = 1, f do
+  local cur = tonumber(redis.call('HGET', KEYS[1 + j], ARGV[fa]))
+  if cur == nil or tonumber(ARGV[fa + 1]) > cur then redis.call('HSET', KEYS[1 + j], ARGV[fa], ARGV[fa + 1]) end
+  redis.call('HSET', KEYS[1 + j], ARGV[fa] .. '#at', now)
+  fa = fa + 2
 end
 a = 2
 for i = 1, p do
   redis.call('HSET', KEYS[1], ARGV[a], ARGV[a + 2], ARGV[a] .. '#meta', ARGV[a + 3])
   a = a + 4
 end
-return #KEYS - 1
+return #KEYS - 1 - f
 `;
 const COMMIT_SCRIPT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex');
+
+/*
+ * Freshness of a view, once per write call: `<prefix>:__freshness__:<project>` is a hash with field `<view>` =
+ * the newest event time written (it only grows) and `<view>#at` = when the last write happened.
+ *   KEYS[1] the project's hash; ARGV[1] the view, ARGV[2] the newest event time of the call, ARGV[3] now
+ */
+const FRESHNESS_SCRIPT = `
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if cur == nil or tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('HSET', KEYS[1], ARGV[1] .. '#at', ARGV[3])
+return 1
+`;
+const FRESHNESS_SCRIPT_SHA = createHash('sha1').update(FRESHNESS_SCRIPT).digest('hex');
 /** Tile SETs per pipeline chunk when no checkpoint is involved. */
 const TILE_PIPELINE = 1000;
 
@@ -228,7 +254,9 @@ export class RedisOnlineStore implements OnlineStore {
       if (prev === undefined || isNewerOrEqual(row, prev)) newest.set(row.entityKey, row);
     }
     const winners = [...newest.values()];
-    await this.#writeEncoded(view, winners.length, (i, sink) => {
+    let newestEventTs = Number.NEGATIVE_INFINITY;
+    for (const row of winners) if (row.eventTs > newestEventTs) newestEventTs = row.eventTs;
+    await this.#writeEncoded(view, winners.length, newestEventTs, (i, sink) => {
       const row = winners[i] as OnlineRow;
       const at = sink.reserve(4 + HEADER_BYTES);
       const length = sink.appendValues(row.values);
@@ -268,7 +296,7 @@ export class RedisOnlineStore implements OnlineStore {
       if (newest.size < n) order = [...newest.values()];
     }
     const encoding = columnsEncoding(batch.features);
-    await this.#writeEncoded(view, order?.length ?? n, (i, sink) => {
+    await this.#writeEncoded(view, order?.length ?? n, maxEventTs(eventTs, n), (i, sink) => {
       const r = order === undefined ? i : (order[i] as number);
       const at = sink.reserve(4 + HEADER_BYTES);
       const length = sink.appendColumnsRow(encoding, r);
@@ -280,10 +308,12 @@ export class RedisOnlineStore implements OnlineStore {
   /**
    * Runs the write script over `count` distinct rows, `batchSize` per call and up to `maxInFlight` calls at
    * once. `append(i, sink)` appends row i's `[length][header][record]` to the sink and returns its entity key.
+   * Once every row is written, the view's freshness takes `newestEventTs` (one more call per write, not per row).
    */
   async #writeEncoded(
     view: OnlineViewRef,
     count: number,
+    newestEventTs: number,
     append: (i: number, sink: ByteSink) => string,
   ): Promise<void> {
     const viewPrefix = this.#viewPrefix(view);
@@ -311,6 +341,48 @@ export class RedisOnlineStore implements OnlineStore {
       await Promise.allSettled(inFlight);
       throw e;
     }
+    await this.#touchFreshness(view, newestEventTs);
+  }
+
+  /** Records a write of `view` whose newest event time is `newestEventTs` (see FRESHNESS_SCRIPT). */
+  async #touchFreshness(view: OnlineViewRef, newestEventTs: number): Promise<void> {
+    if (!Number.isFinite(newestEventTs)) return;
+    try {
+      await this.#evalScript(
+        FRESHNESS_SCRIPT,
+        FRESHNESS_SCRIPT_SHA,
+        [this.#freshnessKey(view.project)],
+        [view.name, String(newestEventTs), String(Date.now())],
+      );
+    } catch (e) {
+      throw backendError('freshness write', e);
+    }
+  }
+
+  async freshness(views: readonly OnlineViewRef[]): Promise<Map<string, ViewFreshness>> {
+    const out = new Map<string, ViewFreshness>();
+    if (views.length === 0) return out;
+    const pipeline = this.#client.pipeline();
+    for (const v of views) pipeline.hmget(this.#freshnessKey(v.project), v.name, `${v.name}#at`);
+    let answers: [Error | null, unknown][];
+    try {
+      answers = (await pipeline.exec()) ?? [];
+    } catch (e) {
+      throw backendError('freshness read', e);
+    }
+    views.forEach((v, i) => {
+      const [err, value] = answers[i] ?? [null, null];
+      if (err) throw backendError('freshness read', err);
+      const [newest, at] = (value as (string | null)[] | null) ?? [null, null];
+      if (newest !== null && newest !== undefined) {
+        out.set(v.name, { newestEventTs: Number(newest), updatedAt: Number(at ?? 0) });
+      }
+    });
+    return out;
+  }
+
+  #freshnessKey(project: string): string {
+    return `${this.#prefix}:__freshness__:${encodeName(project)}`;
   }
 
   async read(requests: readonly OnlineReadRequest[]): Promise<(StoredRow | null)[][]> {
@@ -360,6 +432,7 @@ export class RedisOnlineStore implements OnlineStore {
         if (keys.length > 0) await this.#client.unlink(...keys);
         cursor = next.toString();
       } while (cursor !== '0');
+      await this.#client.hdel(this.#freshnessKey(view.project), view.name, `${view.name}#at`);
     } catch (e) {
       throw backendError('delete view', e);
     }
@@ -368,12 +441,17 @@ export class RedisOnlineStore implements OnlineStore {
   async writeTiles(batches: readonly TileBatch[], commit?: OffsetCommit): Promise<void> {
     const now = Date.now();
     const live: { key: string; tile: TileWrite }[] = [];
+    // Per view with live tiles: its freshness update (the newest event time of its batch).
+    const fresh: { view: OnlineViewRef; newest: number }[] = [];
     for (const b of batches) {
       const viewPrefix = this.#viewPrefix(b.view);
+      const before = live.length;
       for (const t of b.tiles) {
         if (t.expiresAt > now)
           live.push({ key: `${viewPrefix}${t.entityKey}}:${t.hopMs}:${t.start}`, tile: t });
       }
+      const newest = newestEventOf(b);
+      if (live.length > before && Number.isFinite(newest)) fresh.push({ view: b.view, newest });
     }
     if (commit === undefined) {
       try {
@@ -387,6 +465,7 @@ export class RedisOnlineStore implements OnlineStore {
       } catch (e) {
         throw backendError('tile write', e);
       }
+      for (const f of fresh) await this.#touchFreshness(f.view, f.newest);
       return;
     }
     const args: (string | Buffer)[] = [String(commit.offsets.length)];
@@ -394,6 +473,11 @@ export class RedisOnlineStore implements OnlineStore {
       args.push(o.partition, o.expected === null ? '' : String(o.expected), String(o.next), o.meta ?? '');
     }
     const keys = [this.#offsetsKey(commit.consumer)];
+    args.push(String(fresh.length), String(now));
+    for (const f of fresh) {
+      keys.push(this.#freshnessKey(f.view.project));
+      args.push(f.view.name, String(f.newest));
+    }
     const sink = this.#takeSink();
     for (const { key, tile } of live) {
       keys.push(key);

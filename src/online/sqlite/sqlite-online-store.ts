@@ -5,6 +5,8 @@ import {
   type Checkpoint,
   DEFAULT_RETENTION_MS,
   expiresAt,
+  maxEventTs,
+  newestEventOf,
   type OffsetCommit,
   type OnlineColumns,
   type OnlineReadRequest,
@@ -16,6 +18,7 @@ import {
   staleOffset,
   type TileBatch,
   type TileReadRequest,
+  type ViewFreshness,
 } from '../online-store.js';
 
 /** Options of {@link SqliteOnlineStore}. */
@@ -76,6 +79,11 @@ CREATE TABLE IF NOT EXISTS tessera_stream_offsets (
   meta TEXT,
   PRIMARY KEY (consumer, partition)
 );
+CREATE TABLE IF NOT EXISTS tessera_online_freshness (
+  view_id INTEGER PRIMARY KEY,
+  newest_event_ts REAL NOT NULL,
+  updated_at INTEGER NOT NULL
+);
 `;
 
 // The WHERE on DO UPDATE is the contract's ordering rule; an expired row (a row the Redis store would already
@@ -131,6 +139,9 @@ export class SqliteOnlineStore implements OnlineStore {
   readonly #deleteRows: Database.Statement<[number]>;
   readonly #purge: Database.Statement<[number, number]>;
   readonly #tiles: TileStatements;
+  readonly #touchFreshness: Database.Statement<[number, number, number]>;
+  readonly #readFreshness: Database.Statement<[number]>;
+  readonly #deleteFreshness: Database.Statement<[number]>;
   #rowsSincePurge = 0;
   #tilesSincePurge = 0;
 
@@ -174,6 +185,16 @@ export class SqliteOnlineStore implements OnlineStore {
       `DELETE FROM tessera_online_rows WHERE rowid IN (
          SELECT rowid FROM tessera_online_rows WHERE expire_at IS NOT NULL AND expire_at <= ? LIMIT ?)`,
     );
+    // One row per view, updated once per write call inside its transaction: the newest event time only grows.
+    this.#touchFreshness = db.prepare(
+      `INSERT INTO tessera_online_freshness (view_id, newest_event_ts, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (view_id) DO UPDATE SET
+         newest_event_ts = MAX(newest_event_ts, excluded.newest_event_ts), updated_at = excluded.updated_at`,
+    );
+    this.#readFreshness = db
+      .prepare('SELECT newest_event_ts, updated_at FROM tessera_online_freshness WHERE view_id = ?')
+      .raw(true);
+    this.#deleteFreshness = db.prepare('DELETE FROM tessera_online_freshness WHERE view_id = ?');
     this.#tiles = {
       upsert: db.prepare(
         `INSERT INTO tessera_online_tiles (view_id, entity_key, hop, start, expire_at, payload) VALUES (?, ?, ?, ?, ?, ?)
@@ -216,7 +237,12 @@ export class SqliteOnlineStore implements OnlineStore {
       p = this.#rowParams(params, p, viewId, view, row);
       params[p++] = encodeValues(row.values);
     }
-    this.#upsert(params, rows.length);
+    this.#upsert(
+      params,
+      rows.length,
+      viewId,
+      rows.reduce((m, r) => Math.max(m, r.eventTs), Number.NEGATIVE_INFINITY),
+    );
   }
 
   /** Fills the upsert parameters of one row but its value record; returns the next parameter index. */
@@ -256,11 +282,11 @@ export class SqliteOnlineStore implements OnlineStore {
       const length = sink.appendColumnsRow(encoding, r);
       params[p++] = sink.buffer.subarray(at, at + length);
     }
-    this.#upsert(params, n);
+    this.#upsert(params, n, viewId, maxEventTs(batch.eventTs, n));
   }
 
   /** Upserts rows given as 6 parameters each, in order (so duplicates resolve as separate writes would). */
-  #upsert(params: unknown[], rowCount: number): void {
+  #upsert(params: unknown[], rowCount: number, viewId: number, newestEventTs: number): void {
     const now = Date.now();
     const many = UPSERT_ROWS_PER_STATEMENT * 6;
     const nowParam = { now };
@@ -269,6 +295,7 @@ export class SqliteOnlineStore implements OnlineStore {
       // Multi-row statements: one call into SQLite per 64 rows instead of per row.
       for (; p + many <= params.length; p += many) this.#upsertMany.run(params.slice(p, p + many), nowParam);
       for (; p < params.length; p += 6) this.#upsertOne.run(params.slice(p, p + 6), nowParam);
+      this.#touchFreshness.run(viewId, newestEventTs, now);
       this.#rowsSincePurge += rowCount;
       if (this.#rowsSincePurge >= PURGE_EVERY_ROWS) {
         // Removing at least as many expired rows as were written keeps up with any steady expiry rate, while
@@ -317,6 +344,7 @@ export class SqliteOnlineStore implements OnlineStore {
       this.#db.transaction(() => {
         this.#deleteRows.run(viewId);
         this.#tiles.deleteView.run(viewId);
+        this.#deleteFreshness.run(viewId);
       })();
     }
   }
@@ -337,11 +365,16 @@ export class SqliteOnlineStore implements OnlineStore {
         }
         let written = 0;
         batches.forEach((b, i) => {
+          let live = 0;
           for (const tile of b.tiles) {
             if (tile.expiresAt <= now) continue;
             t.upsert.run(viewIds[i], tile.entityKey, tile.hopMs, tile.start, tile.expiresAt, tile.value);
-            written++;
+            live++;
           }
+          const newest = newestEventOf(b);
+          if (live > 0 && Number.isFinite(newest))
+            this.#touchFreshness.run(viewIds[i] as number, newest, now);
+          written += live;
         });
         if (commit !== undefined) {
           for (const o of commit.offsets)
@@ -374,6 +407,17 @@ export class SqliteOnlineStore implements OnlineStore {
   async readCheckpoints(consumer: string): Promise<Map<string, Checkpoint>> {
     const rows = this.#tiles.offsets.all(consumer) as [string, number, string | null][];
     return new Map(rows.map(([partition, next, meta]) => [partition, { next, meta }]));
+  }
+
+  async freshness(views: readonly OnlineViewRef[]): Promise<Map<string, ViewFreshness>> {
+    const out = new Map<string, ViewFreshness>();
+    for (const view of views) {
+      const viewId = this.#viewId(view, false);
+      if (viewId === undefined) continue;
+      const raw = this.#readFreshness.get(viewId) as [number, number] | undefined;
+      if (raw !== undefined) out.set(view.name, { newestEventTs: raw[0], updatedAt: raw[1] });
+    }
+    return out;
   }
 
   async close(): Promise<void> {

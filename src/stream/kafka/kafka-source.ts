@@ -179,6 +179,13 @@ export class KafkaSource implements StreamSource {
     }
   }
 
+  /** The topic's end offsets (ListOffsets, latest), per partition id `topic/<n>`. */
+  async endOffsets(): Promise<ReadonlyMap<string, number>> {
+    const { topic } = this.#opts;
+    const offsets = await this.#consumer.listOffsets({ topics: [topic] });
+    return new Map((offsets.get(topic) ?? []).map((o, i) => [`${topic}/${i}`, Number(o)]));
+  }
+
   async close(): Promise<void> {
     await this.#consumer.close(true);
   }

@@ -86,5 +86,9 @@ export class MemoryLogSource implements StreamSource {
     }
   }
 
+  async endOffsets(): Promise<ReadonlyMap<string, number>> {
+    return new Map(this.log.partitions.map((records, i) => [`${this.log.topic}/${i}`, records.length]));
+  }
+
   async close(): Promise<void> {}
 }

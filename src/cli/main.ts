@@ -3,6 +3,7 @@ import { registerDataCommands } from './commands/data-commands.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerRepoCommands } from './commands/repo-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
+import { registerSkewCommand } from './commands/skew-command.js';
 import { registerStreamCommand, registerVerifyConsistencyCommand } from './commands/stream-command.js';
 import { EXIT } from './output.js';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerStreamCommand(program);
   registerVerifyConsistencyCommand(program);
+  registerSkewCommand(program);
   registerDemoCommand(program);
   return program;
 }

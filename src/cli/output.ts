@@ -13,7 +13,7 @@ export const EXIT = {
   conflict: 3,
   /** Something named does not exist (view, feature, service, file). */
   notFound: 4,
-  /** A check ran and failed: online and offline values disagree (verify-consistency). */
+  /** A check ran and failed: online and offline values disagree (verify-consistency, skew). */
   checkFailed: 5,
 } as const;
 

@@ -1,9 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll } from 'vitest';
 import { type FeatureLoggingConfig, loadRepoConfig } from '../../src/config/repo-config.js';
 import { FeatureStore } from '../../src/feature-store.js';
 import { initRepo } from '../../src/repo/init-repo.js';
+import { redisUrl } from './services.js';
 
 /** The demo repo, applied and materialized, with `extraYaml` appended to its tessera.yaml. Returns its data end. */
 export async function demoRepo(dir: string, extraYaml: string, events = 5000): Promise<Date> {
@@ -20,6 +23,37 @@ export async function demoRepo(dir: string, extraYaml: string, events = 5000): P
     await store.close();
   }
   return dataEnd;
+}
+
+/** The online stores feature logging is tested on: the embedded default, and Redis under a key prefix. */
+export function onlineBackends(prefix: string): { name: string; config: () => string }[] {
+  return [
+    { name: 'embedded defaults (SQLite online store)', config: () => '' },
+    {
+      name: 'Redis online store',
+      config: () =>
+        `online_store: { type: redis, url: "${redisUrl()}", key_prefix: ${prefix}${process.pid} }\n`,
+    },
+  ];
+}
+
+/**
+ * A demo repo for a test suite (see {@link demoRepo}), made before its tests; its online data is removed after
+ * them (from Redis; the SQLite file goes with the temp folder).
+ */
+export function demoRepoFixture(config: () => string): { readonly dir: string; readonly dataEnd: Date } {
+  const fixture = { dir: '', dataEnd: new Date(0) };
+  beforeAll(async () => {
+    fixture.dir = join(mkdtempSync(join(tmpdir(), 'tessera-flog-')), 'repo');
+    fixture.dataEnd = await demoRepo(fixture.dir, config());
+  }, 180_000);
+  afterAll(async () => {
+    const store = await openWithLogging(fixture.dir, { enabled: false });
+    for (const name of ['user_stats', 'item_stats', 'user_profile', 'user_engagement'])
+      await store.online.deleteView({ project: 'ecommerce', name, ttlMs: 0 });
+    await store.close();
+  });
+  return fixture;
 }
 
 /** Opens the repo with `feature_logging` set to `logging` (defaults for what it leaves out). */

@@ -1,24 +1,23 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RegistryState } from '../../src/definitions/definition.js';
 import { FeatureLogger } from '../../src/logging/feature-logger.js';
 import { DuckDbLogWriter } from '../../src/logging/log-writer.js';
 import { buildServer } from '../../src/server/http-server.js';
 import type { ServedResult } from '../../src/serving/online-serving.js';
 import type { OnlineFeaturesRequest } from '../../src/serving/types.js';
-import { demoRepo, openWithLogging, plain, readFeatureLog } from '../helpers/feature-log.js';
+import {
+  demoRepoFixture,
+  onlineBackends,
+  openWithLogging,
+  plain,
+  readFeatureLog,
+} from '../helpers/feature-log.js';
 import { prng } from '../helpers/prng.js';
-import { redisUrl } from '../helpers/services.js';
 
-const backends = [
-  { name: 'embedded defaults (SQLite online store)', config: () => '' },
-  {
-    name: 'Redis online store',
-    config: () => `online_store: { type: redis, url: "${redisUrl()}", key_prefix: flog${process.pid} }\n`,
-  },
-];
+const backends = onlineBackends('flog');
 
 /** Asserts that every served row of `served` (requests with full feature names) is in the log, value and status. */
 function expectLogged(
@@ -50,28 +49,14 @@ function expectLogged(
 }
 
 describe.each(backends)('feature logging on $name', ({ config }) => {
-  let dir: string;
-  let dataEnd: Date;
-
-  beforeAll(async () => {
-    dir = join(mkdtempSync(join(tmpdir(), 'tessera-flog-')), 'repo');
-    dataEnd = await demoRepo(dir, config());
-  }, 180_000);
-
-  afterAll(async () => {
-    // Online data of this run is removed from Redis; the SQLite file goes with the temp folder.
-    const store = await openWithLogging(dir, { enabled: false });
-    for (const name of ['user_stats', 'item_stats', 'user_profile', 'user_engagement'])
-      await store.online.deleteView({ project: 'ecommerce', name, ttlMs: 0 });
-    await store.close();
-  });
+  const repo = demoRepoFixture(config);
 
   it('logs every served entity row, value and status, typed, under date partitions, and flushes on close', async () => {
-    const store = await openWithLogging(dir, { path: 'logs_all', max_file_rows: 40 });
+    const store = await openWithLogging(repo.dir, { path: 'logs_all', max_file_rows: 40 });
     const served: { request: OnlineFeaturesRequest; result: ServedResult }[] = [];
     for (let k = 0; k < 40; k++) {
       // Unknown users (NOT_FOUND), fresh values, and (3 days later) values past user_stats' 2-day TTL.
-      const now = new Date(dataEnd.getTime() + 1 + k + (k % 4 === 1 ? 3 * 86_400_000 : 0));
+      const now = new Date(repo.dataEnd.getTime() + 1 + k + (k % 4 === 1 ? 3 * 86_400_000 : 0));
       const users = [k + 1, k + 60, 900_000 + k];
       const request: OnlineFeaturesRequest =
         k % 2 === 0
@@ -104,7 +89,7 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
     });
     expect(logger.counters.files).toBeGreaterThanOrEqual(3); // at most 40 rows per file
 
-    const logDir = join(dir, 'logs_all');
+    const logDir = join(repo.dir, 'logs_all');
     const days = new Set(served.map((s) => `date=${s.request.now?.toISOString().slice(0, 10)}`));
     expect(readdirSync(logDir).sort()).toEqual([...days].sort());
     for (const f of days)
@@ -145,7 +130,7 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
 
   it('samples requests at the configured rate, and per feature service', async () => {
     // A feature service logged at 1 next to a default rate of 0.1.
-    const store = await openWithLogging(dir, {
+    const store = await openWithLogging(repo.dir, {
       path: 'logs_sampled',
       sample_rate: 0.1,
       services: { ranker_v1: { sample_rate: 1 } },
@@ -163,7 +148,7 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
       });
     }
     await store.close();
-    const { rows } = await readFeatureLog(join(dir, 'logs_sampled'));
+    const { rows } = await readFeatureLog(join(repo.dir, 'logs_sampled'));
     const bySelection = rows.filter((r) => r['feature_service'] === null).length;
     // Binomial(2000, 0.1): mean 200, sd 13.4; [140, 260] is ±4.5 sd (a false failure about once in 10^5 runs).
     expect(bySelection).toBeGreaterThanOrEqual(140);
@@ -172,7 +157,7 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
   });
 
   it('drops and counts what does not fit a full queue, without failing or holding a request', async () => {
-    const store = await openWithLogging(dir, { path: 'logs_full', queue_size: 5, flush_interval: '1h' });
+    const store = await openWithLogging(repo.dir, { path: 'logs_full', queue_size: 5, flush_interval: '1h' });
     const results = [];
     for (let k = 0; k < 12; k++) {
       results.push(
@@ -184,11 +169,11 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
     expect(logger.counters).toMatchObject({ loggedRows: 5, droppedRows: 7, writtenRows: 0 });
     await store.close();
     expect(logger.counters).toMatchObject({ loggedRows: 5, droppedRows: 7, writtenRows: 5, failedRows: 0 });
-    expect((await readFeatureLog(join(dir, 'logs_full'))).rows).toHaveLength(5);
+    expect((await readFeatureLog(join(repo.dir, 'logs_full'))).rows).toHaveLength(5);
   });
 
   it('counts rows held by a slow flush against the queue, and writes them when it completes', async () => {
-    const store = await openWithLogging(dir, { enabled: false });
+    const store = await openWithLogging(repo.dir, { enabled: false });
     const result = await store.getOnlineFeatures({
       features: ['user_stats:views_7d'],
       entities: [{ user_id: 1 }],
@@ -200,7 +185,7 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
     });
     const real = new DuckDbLogWriter();
     const logger = new FeatureLogger({
-      dir: join(dir, 'logs_slow'),
+      dir: join(repo.dir, 'logs_slow'),
       sampleRate: 1,
       queueSize: 10,
       flushIntervalMs: 3_600_000,
@@ -233,13 +218,13 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
     log(200); // room again
     await logger.close();
     expect(logger.counters).toMatchObject({ loggedRows: 11, droppedRows: 10, writtenRows: 11 });
-    expect((await readFeatureLog(join(dir, 'logs_slow'))).rows).toHaveLength(11);
+    expect((await readFeatureLog(join(repo.dir, 'logs_slow'))).rows).toHaveLength(11);
     await store.close();
   });
 
   it('never fails a request when the log cannot be written, and reports it', async () => {
-    writeFileSync(join(dir, 'logs_blocked'), 'a file where the log folder should be');
-    const store = await openWithLogging(dir, { path: 'logs_blocked/sub', flush_interval: '20ms' });
+    writeFileSync(join(repo.dir, 'logs_blocked'), 'a file where the log folder should be');
+    const store = await openWithLogging(repo.dir, { path: 'logs_blocked/sub', flush_interval: '20ms' });
     for (let k = 0; k < 10; k++) {
       const r = await store.getOnlineFeatures({
         features: ['user_stats:views_7d'],
@@ -255,7 +240,7 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
   });
 
   it('logs what the HTTP server serves, and flushes when the server closes', async () => {
-    const store = await openWithLogging(dir, { path: 'logs_http', flush_interval: '1h' });
+    const store = await openWithLogging(repo.dir, { path: 'logs_http', flush_interval: '1h' });
     const app = await buildServer(store);
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     const res = await fetch(`${url}/get-online-features`, {
@@ -269,8 +254,8 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { results: { values: unknown[]; statuses: string[] }[] };
     await app.close();
-    expect(existsSync(join(dir, 'logs_http'))).toBe(true);
-    const { rows } = await readFeatureLog(join(dir, 'logs_http'));
+    expect(existsSync(join(repo.dir, 'logs_http'))).toBe(true);
+    const { rows } = await readFeatureLog(join(repo.dir, 'logs_http'));
     expect(rows.map((r) => [plain(r['user_id']), plain(r['item_id'])]).sort()).toEqual([
       [1, 4],
       [2, 5],

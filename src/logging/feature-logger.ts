@@ -214,8 +214,11 @@ export class FeatureLogger {
     return layout;
   }
 
-  /** The rows of a file: the union of the entries' columns, null where an entry did not serve a column. */
-  private toRows(entries: readonly Entry[]): { columns: ColumnSpec[]; rows: unknown[][] } {
+  /**
+   * The rows of a file: the union of the entries' columns, null where an entry did not serve a column. Rows are
+   * generated as the writer consumes them, so building them is sliced with the appending (see DuckDbLogWriter).
+   */
+  private toRows(entries: readonly Entry[]): { columns: ColumnSpec[]; rows: Iterable<unknown[]> } {
     const index = new Map<string, number>();
     const columns: ColumnSpec[] = [];
     const column = (name: string, type: string): number => {
@@ -237,29 +240,30 @@ export class FeatureLogger {
         statuses: layout.features.map((f) => column(f.statusColumn, 'VARCHAR')),
       };
     });
-    const rows: unknown[][] = [];
-    for (const { entry, keys, values, statuses } of laid) {
-      const { result } = entry;
-      const requestId = randomUUID();
-      const servedAt = new Date(entry.servedAtMs);
-      const cols = servedColumns(result);
-      const nKeys = keys.length;
-      for (let i = 0; i < result.rows.length; i++) {
-        const row: unknown[] = new Array(columns.length).fill(null);
-        row[0] = requestId;
-        row[1] = servedAt;
-        row[2] = entry.featureService ?? null;
-        const served = cols?.values[i] ?? outputValues(result, i);
-        const status = result.statuses[i] ?? [];
-        for (let k = 0; k < nKeys; k++) row[keys[k] as number] = served[k] ?? null;
-        for (let j = 0; j < values.length; j++) {
-          row[values[j] as number] = served[nKeys + j] ?? null;
-          row[statuses[j] as number] = status[nKeys + j] ?? null;
+    function* rows(): Iterable<unknown[]> {
+      for (const { entry, keys, values, statuses } of laid) {
+        const { result } = entry;
+        const requestId = randomUUID();
+        const servedAt = new Date(entry.servedAtMs);
+        const cols = servedColumns(result);
+        const nKeys = keys.length;
+        for (let i = 0; i < result.rows.length; i++) {
+          const row: unknown[] = new Array(columns.length).fill(null);
+          row[0] = requestId;
+          row[1] = servedAt;
+          row[2] = entry.featureService ?? null;
+          const served = cols?.values[i] ?? outputValues(result, i);
+          const status = result.statuses[i] ?? [];
+          for (let k = 0; k < nKeys; k++) row[keys[k] as number] = served[k] ?? null;
+          for (let j = 0; j < values.length; j++) {
+            row[values[j] as number] = served[nKeys + j] ?? null;
+            row[statuses[j] as number] = status[nKeys + j] ?? null;
+          }
+          yield row;
         }
-        rows.push(row);
       }
     }
-    return { columns, rows };
+    return { columns, rows: rows() };
   }
 }
 

@@ -303,3 +303,55 @@ describe('feature log sampling with a seeded generator', () => {
     expect(logger.counters.failedRows).toBe(Math.min(want, 100));
   });
 });
+
+describe('the feature log writer', () => {
+  it('keeps every declared type exactly: big int64, bytes, lists, timestamps, any text', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-flog-writer-'));
+    const writer = new DuckDbLogWriter();
+    const columns = [
+      { name: 'big', type: 'BIGINT' },
+      { name: 'small', type: 'INTEGER' },
+      { name: 'x', type: 'DOUBLE' },
+      { name: 'bytes', type: 'BLOB' },
+      { name: 'byte_list', type: 'BLOB[]' },
+      { name: 'times', type: 'TIMESTAMPTZ[]' },
+      { name: 'text', type: 'VARCHAR' },
+      { name: 'flag', type: 'BOOLEAN' },
+    ];
+    const when = new Date('2024-05-01T12:34:56.789Z');
+    const rows = [
+      [
+        2n ** 62n + 1n,
+        -7,
+        0.1 + 0.2,
+        new Uint8Array([0, 255, 7]),
+        [new Uint8Array([1])],
+        [when],
+        'é "q"\n\\',
+        true,
+      ],
+      [null, null, null, null, null, null, null, null],
+    ];
+    await writer.write(columns, rows, join(dir, 'date=2024-05-01', 'a.parquet'));
+    await writer.close();
+    expect(readdirSync(join(dir, 'date=2024-05-01'))).toEqual(['a.parquet']);
+    const { rows: read, types } = await readFeatureLog(dir);
+    expect(Object.fromEntries(types)).toMatchObject({
+      big: 'BIGINT',
+      small: 'INTEGER',
+      bytes: 'BLOB',
+      byte_list: 'BLOB[]',
+      times: 'TIMESTAMP WITH TIME ZONE[]',
+    });
+    const first = read.find((r) => r['big'] !== null) as Record<string, unknown>;
+    expect(first['big']).toBe(2n ** 62n + 1n);
+    expect(first['small']).toBe(-7);
+    expect(first['x']).toBe(0.1 + 0.2);
+    expect([...(first['bytes'] as Uint8Array)]).toEqual([0, 255, 7]);
+    expect([...((first['byte_list'] as Uint8Array[])[0] as Uint8Array)]).toEqual([1]);
+    expect(((first['times'] as Date[])[0] as Date).getTime()).toBe(when.getTime());
+    expect(first['text']).toBe('é "q"\n\\');
+    expect(first['flag']).toBe(true);
+    expect(read.find((r) => r['big'] === null)).toMatchObject({ small: null, bytes: null, text: null });
+  });
+});

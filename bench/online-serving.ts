@@ -129,8 +129,7 @@ function loggingBuilds(modes: readonly string[], bin: string): Build[] {
         /path: \.tessera\//g,
         `path: ${dir}/.tessera/`,
       );
-      const logging =
-        mode === 'off' ? '' : `feature_logging: ${JSON.stringify(loggingSection(mode, dir))}\n`;
+      const logging = mode === 'off' ? '' : `feature_logging: ${JSON.stringify(loggingSection(mode, dir))}\n`;
       writeFileSync(
         join(variant, 'tessera.yaml'),
         `${yaml}registry: { type: sqlite, path: ${dir}/.tessera/registry.db }\n${logging}`,

@@ -29,18 +29,26 @@
  * /proc/<pid>/stat) over the window divided by those answers: the least noise-sensitive figure on a shared
  * machine.
  *
+ * With --logging off,1,0.1 the variants compared are feature logging off and on at those sample rates (this build;
+ * queue_size 200000 so nothing is dropped at rate 1, flush_interval 1s): the SDK stores are opened with each
+ * `feature_logging`, and each HTTP server runs on a folder holding only a tessera.yaml that points at the bench
+ * repo's registry and online store with that `feature_logging`. After each run the variant's log is flushed (SDK)
+ * or given 1.5 s to flush (HTTP) before the next variant runs, so no variant pays for another's writes; a
+ * variant's own flushes (every second) fall inside its runs. A table of p50/p99 ratios to `log off` follows.
+ *
  * Each figure is the median over --runs runs. With --compare <checkout>, every run is repeated against a
  * second build (its bin/tessera.js for HTTP, its src/feature-store.ts for the SDK), interleaved run by run
  * with this one, so before/after figures come from the same minutes of a noisy machine. Prints a table and,
  * with --json, a JSON document.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadRepoConfig } from '../src/config/repo-config.js';
 import { FeatureStore } from '../src/feature-store.js';
 import { makeBenchRepo, median, percentile } from './bench-repo.js';
 
@@ -56,6 +64,7 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '1000' },
     connections: { type: 'string', default: '16' },
     compare: { type: 'string' },
+    logging: { type: 'string' },
     json: { type: 'boolean', default: false },
     /** Internal: run the HTTP load generator with this JSON spec and print its result. */
     load: { type: 'string' },
@@ -86,6 +95,48 @@ interface Build {
   readonly label: string;
   readonly bin: string;
   readonly open: (dir: string) => Promise<FeatureStore>;
+  /** The folder `tessera serve` runs on for the bench repo `dir` (default `dir`). */
+  readonly serveDir?: (dir: string) => string;
+}
+
+/** `feature_logging` of a --logging variant ('off', or a sample rate), with its log under the bench repo. */
+function loggingSection(mode: string, dir: string) {
+  return {
+    enabled: true,
+    sample_rate: Number(mode),
+    path: join(dir, `feature_logs_${mode}`),
+    queue_size: 200_000,
+    flush_interval: '1s',
+    max_file_rows: 100_000,
+    services: {},
+  };
+}
+
+/** The builds compared with --logging: this build, with feature logging off and at each sample rate given. */
+function loggingBuilds(modes: readonly string[], bin: string): Build[] {
+  return modes.map((mode) => ({
+    label: mode === 'off' ? 'log off' : `log ${mode}`,
+    bin,
+    open: (dir) =>
+      FeatureStore.fromConfig({
+        ...loadRepoConfig(dir),
+        ...(mode === 'off' ? {} : { feature_logging: loggingSection(mode, dir) }),
+      }),
+    serveDir: (dir) => {
+      const variant = `${dir}-serve-${mode}`;
+      mkdirSync(variant, { recursive: true });
+      const yaml = readFileSync(join(dir, 'tessera.yaml'), 'utf8').replace(
+        /path: \.tessera\//g,
+        `path: ${dir}/.tessera/`,
+      );
+      const logging = mode === 'off' ? '' : `feature_logging: ${JSON.stringify(loggingSection(mode, dir))}\n`;
+      writeFileSync(
+        join(variant, 'tessera.yaml'),
+        `${yaml}registry: { type: sqlite, path: ${dir}/.tessera/registry.db }\n${logging}`,
+      );
+      return variant;
+    },
+  }));
 }
 
 async function main(): Promise<void> {
@@ -96,7 +147,8 @@ async function main(): Promise<void> {
       open: (dir) => FeatureStore.open(dir),
     },
   ];
-  if (args.compare) {
+  if (args.logging) builds.splice(0, 1, ...loggingBuilds(args.logging.split(','), builds[0]?.bin as string));
+  else if (args.compare) {
     const root = resolve(args.compare);
     const mod = (await import(pathToFileURL(join(root, 'src/feature-store.ts')).href)) as {
       FeatureStore: typeof FeatureStore;
@@ -127,26 +179,32 @@ async function main(): Promise<void> {
         for (let r = 0; r < RUNS; r++) {
           for (const [b, store] of stores.entries()) {
             runs[b]?.push(await sdkRun(store, features, batch));
+            await store.featureLogger?.flush(); // written before the next variant runs
           }
         }
         builds.forEach((b, i) => {
           results.push(summarize(storeKind, b.label, 'SDK', batch, runs[i] as Run[]));
         });
       }
-      for (const s of stores) await s.close();
+      for (const [b, s] of stores.entries()) {
+        const c = s.featureLogger?.counters;
+        if (c) console.error(`${storeKind} SDK ${builds[b]?.label}: ${JSON.stringify(c)}`);
+        await s.close();
+      }
     }
 
     const modes = [...(PATHS.has('rate') ? RATES : []), ...(PATHS.has('max') ? [0] : [])];
     if (modes.length === 0) continue;
     const servers = [];
     try {
-      for (const b of builds) servers.push(await startServer(b.bin, repo.dir));
+      for (const b of builds) servers.push(await startServer(b.bin, b.serveDir?.(repo.dir) ?? repo.dir));
       for (const batch of BATCHES) {
         for (const rate of modes) {
           const runs: Run[][] = builds.map(() => []);
           for (let r = 0; r < RUNS; r++) {
             for (const [b, server] of servers.entries()) {
               runs[b]?.push(await httpRun(server, features, batch, rate));
+              if (args.logging) await sleep(1500); // the server's last flush, before the next variant
             }
           }
           builds.forEach((b, i) => {
@@ -173,6 +231,23 @@ async function main(): Promise<void> {
     }
   }
   print(results, builds.length > 1);
+  if (args.logging) printRatios(results);
+}
+
+/** p50 and p99 of each logging variant divided by those of `log off`, run for run in the same table. */
+function printRatios(rows: readonly Row[]): void {
+  console.log('\nratio to log off        p50      p99');
+  for (const r of rows) {
+    if (r.build === 'log off' || !r.build.startsWith('log ')) continue;
+    const off = rows.find(
+      (o) => o.build === 'log off' && o.store === r.store && o.path === r.path && o.batch === r.batch,
+    );
+    if (off === undefined) continue;
+    const label = `${r.store} ${r.path} b${r.batch} ${r.build.slice(4)}`;
+    console.log(
+      `${label.padEnd(22)} ${(r.p50 / off.p50).toFixed(3).padStart(6)} ${(r.p99 / off.p99).toFixed(3).padStart(8)}`,
+    );
+  }
 }
 
 interface Run {
@@ -565,9 +640,9 @@ function print(rows: Row[], compare: boolean): void {
   console.log(
     `online serving, 50 features, ${ENTITIES} entities, median of ${RUNS} runs of ${SECONDS} s (+${WARMUP} s warm-up)`,
   );
-  const b = compare ? 6 : 0;
+  const b = compare ? Math.max(6, ...rows.map((r) => r.build.length + 1)) : 0;
   console.log(
-    `store   ${compare ? 'build ' : ''}path            batch   p50 ms   p99 ms   max ms      req/s  cpu ms/req  lag p99`,
+    `store   ${compare ? 'build '.padEnd(b) : ''}path            batch   p50 ms   p99 ms   max ms      req/s  cpu ms/req  lag p99`,
   );
   const fmt = (v: number | null, digits: number, width: number) =>
     (v === null ? '' : v.toFixed(digits)).padStart(width);

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { valuesAgree } from './aggregation/agreement.js';
 import { loadRepoConfig, type RepoConfig } from './config/repo-config.js';
+import { parseDuration } from './core/duration.js';
 import { encodeEntityKey } from './core/entity-key.js';
 import { TesseraAggregateError, TesseraError } from './core/errors.js';
 import type { RegistryState } from './definitions/definition.js';
@@ -11,6 +12,8 @@ import type { OnDemandFeatureView } from './definitions/on-demand-feature-view.j
 import { type AggregationSelection, joinKeysOf, resolveFeatures } from './definitions/resolve.js';
 import type { Source } from './definitions/source.js';
 import { validateState, validateViewAgainstSource } from './definitions/validate.js';
+import { FeatureLogger } from './logging/feature-logger.js';
+import { type SkewOptions, type SkewReport, skewFromLogs } from './logging/skew-from-logs.js';
 import {
   firstRunStartMs,
   type MaterializeReport,
@@ -97,6 +100,8 @@ export class FeatureStore {
   private producer: KafkaEventProducer | undefined;
   /** Data-quality expectations: validation runs and their history (src/quality/). */
   readonly quality: DataQuality;
+  /** Feature logging (tessera.yaml `feature_logging`), when enabled: its `counters` say what was logged and lost. */
+  readonly featureLogger: FeatureLogger | undefined;
 
   private constructor(
     readonly config: RepoConfig,
@@ -128,6 +133,20 @@ export class FeatureStore {
       fallbacks: config.serving.fallbacks,
       ...(config.serving.deadline_ms !== undefined ? { deadlineMs: config.serving.deadline_ms } : {}),
     });
+    const logging = config.feature_logging;
+    this.featureLogger =
+      logging?.enabled === true
+        ? new FeatureLogger({
+            dir: resolve(config.repoPath, logging.path),
+            sampleRate: logging.sample_rate,
+            serviceRates: Object.fromEntries(
+              Object.entries(logging.services).map(([name, s]) => [name, s.sample_rate]),
+            ),
+            queueSize: logging.queue_size,
+            flushIntervalMs: parseDuration(logging.flush_interval, 'feature_logging.flush_interval'),
+            maxFileRows: logging.max_file_rows,
+          })
+        : undefined;
   }
 
   /** Opens the feature repo in `repoDir` (the folder holding tessera.yaml). */
@@ -589,6 +608,26 @@ export class FeatureStore {
     return report;
   }
 
+  /**
+   * Skew from logs: recomputes the logged (entity, served_at) rows offline with the point-in-time retrieval and
+   * compares with what online serving served (docs/feature-logging.md). Reads the log folder of tessera.yaml's
+   * `feature_logging` (default `feature_logs`), whether or not logging is enabled in this process.
+   *
+   * @example
+   * const report = await store.skewFromLogs({ start: new Date(Date.now() - 86_400_000), sample: 5000 });
+   * report.features.filter((f) => f.matchRate < 1);
+   */
+  async skewFromLogs(opts: SkewOptions = {}): Promise<SkewReport> {
+    await this.refresh();
+    const dir = resolve(this.config.repoPath, this.config.feature_logging?.path ?? 'feature_logs');
+    return skewFromLogs(
+      this.currentState(),
+      dir,
+      (r) => this.getHistoricalFeatures({ ...r, fullFeatureNames: true }),
+      opts,
+    );
+  }
+
   /** A stream worker for a source's views: checkpoints under `consumer`, lake append, dead letters in the repo. */
   private async streamWorker(
     source: Source,
@@ -683,9 +722,12 @@ export class FeatureStore {
     // turned into strings.
     const features = request.features;
     const plain = features === undefined || features.every((f) => typeof f === 'string');
-    const result = await this.serving.get(
-      plain ? (request as OnlineFeaturesRequest) : { ...request, features: selectorRefs(features) },
-    );
+    const req = plain ? (request as OnlineFeaturesRequest) : { ...request, features: selectorRefs(features) };
+    const logger = this.featureLogger;
+    const servedAt = logger === undefined ? 0 : (request.now?.getTime() ?? Date.now());
+    const state = this.state;
+    const result = await this.serving.get(req);
+    if (logger !== undefined && state !== undefined) logger.log(state, req, result, servedAt);
     return result as ServedResult & { readonly rows: readonly OnlineRowOf<S>[] };
   }
 
@@ -847,6 +889,8 @@ export class FeatureStore {
 
   async close(): Promise<void> {
     await this.refreshing;
+    // First, while nothing else is closed: what was sampled is written on a clean stop.
+    await this.featureLogger?.close();
     await Promise.allSettled([
       this.offline.close(),
       this.online.close(),

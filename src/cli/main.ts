@@ -4,6 +4,7 @@ import { registerDemoCommand } from './commands/demo-command.js';
 import { registerFreshnessCommand } from './commands/freshness-command.js';
 import { registerRepoCommands } from './commands/repo-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
+import { registerSkewCommand } from './commands/skew-command.js';
 import { registerStreamCommand, registerVerifyConsistencyCommand } from './commands/stream-command.js';
 import { registerValidateCommands } from './commands/validate-command.js';
 import { EXIT } from './output.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerVerifyConsistencyCommand(program);
   registerValidateCommands(program);
   registerFreshnessCommand(program);
+  registerSkewCommand(program);
   registerDemoCommand(program);
   return program;
 }

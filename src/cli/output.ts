@@ -14,9 +14,9 @@ export const EXIT = {
   /** Something named does not exist (view, feature, service, file). */
   notFound: 4,
   /**
-   * A check ran and failed: online and offline values disagree (verify-consistency), an `error` data-quality
-   * expectation failed (validate, and materialize/historical without --force), or a freshness threshold is
-   * breached (freshness).
+   * A check ran and failed: online and offline values disagree (verify-consistency, skew), an `error`
+   * data-quality expectation failed (validate, and materialize/historical without --force), or a freshness
+   * threshold is breached (freshness).
    */
   checkFailed: 5,
 } as const;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
 import { TesseraError } from '../core/errors.js';
 import { firstIssue, parseYaml, yamlLine } from '../core/yaml.js';
 
@@ -20,6 +21,38 @@ const offlineSchema = z
     type: z.literal('duckdb').default('duckdb'),
     memory_limit: z.string().optional(),
     threads: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** Sample rate of feature logging: the share of online requests whose served values are logged. */
+const sampleRate = z.number().min(0).max(1);
+
+/**
+ * `feature_logging`: what the online serving path logs to the lake (docs/feature-logging.md). Off by default.
+ * `services` overrides the sample rate per feature service (e.g. log every request of one model).
+ */
+const featureLoggingSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    sample_rate: sampleRate.default(0.1),
+    /** Folder of the log files, relative to the repo. */
+    path: z.string().min(1).default('feature_logs'),
+    /** Entity rows held in memory, waiting or being written, at most; further rows are dropped and counted. */
+    queue_size: z.number().int().positive().default(10_000),
+    /** How often queued rows are written (a duration: '1s', '500ms'). */
+    flush_interval: z
+      .string()
+      .refine((d) => {
+        try {
+          return parseDuration(d, 'flush_interval') > 0;
+        } catch {
+          return false;
+        }
+      }, "a duration such as '1s' or '500ms'")
+      .default('1s'),
+    /** Rows per Parquet file, at most; a flush starts as soon as this many are queued. */
+    max_file_rows: z.number().int().positive().default(100_000),
+    services: z.record(z.string(), z.object({ sample_rate: sampleRate }).strict()).default({}),
   })
   .strict();
 
@@ -59,8 +92,12 @@ const configSchema = z
       .object({ chunk_rows: z.number().int().positive().default(50_000) })
       .strict()
       .default({ chunk_rows: 50_000 }),
+    feature_logging: featureLoggingSchema.optional(),
   })
   .strict();
+
+/** The `feature_logging` section of tessera.yaml, defaults applied. */
+export type FeatureLoggingConfig = z.infer<typeof featureLoggingSchema>;
 
 export type RawRepoConfig = z.infer<typeof configSchema>;
 

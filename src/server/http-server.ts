@@ -83,6 +83,9 @@ export async function buildServer(
     return reply.code(500).send({ error: `internal error: ${e.message}`, code: 'BACKEND' });
   });
 
+  // Served values sampled for the feature log are written before the server is gone (docs/feature-logging.md).
+  app.addHook('onClose', async () => store.featureLogger?.flush());
+
   app.get('/health', async () => ({ status: 'ok' }));
 
   const metrics = options.metrics === undefined ? processMetrics() : options.metrics;

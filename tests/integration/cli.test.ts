@@ -1,30 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
 
-const ROOT = join(import.meta.dirname, '../..');
+const _ROOT = join(import.meta.dirname, '../..');
 const dir = join(mkdtempSync(join(tmpdir(), 'tessera-cli-')), 'repo');
 
-/** Runs the real CLI in a child process (from sources via tsx), returning exit code and parsed --json output. */
+/** Runs the real CLI in a child process (from sources via tsx) on the test repo. */
 function tessera(...args: string[]): { code: number; json: unknown; stdout: string; stderr: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/cli/run.ts'), '--repo', dir, ...args],
-    {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 120_000,
-    },
-  );
-  let json: unknown;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code: r.status ?? -1, json, stdout: r.stdout, stderr: r.stderr };
+  return runCli(dir, ...args);
 }
 
 describe('tessera CLI', () => {

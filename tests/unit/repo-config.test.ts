@@ -37,4 +37,27 @@ describe('tessera.yaml', () => {
     );
     expect(() => parseRepoConfig('project: 1abc\n', '/r/tessera.yaml')).toThrow(/field 'project'/);
   });
+
+  it('reads feature_logging with defaults, and names a bad rate or interval', () => {
+    expect(parseRepoConfig('project: p\n', '/r/tessera.yaml').feature_logging).toBeUndefined();
+    const c = parseRepoConfig(
+      'project: p\nfeature_logging: { sample_rate: 0.25, services: { ranker: { sample_rate: 1 } } }\n',
+      '/r/tessera.yaml',
+    );
+    expect(c.feature_logging).toEqual({
+      enabled: true,
+      sample_rate: 0.25,
+      path: 'feature_logs',
+      queue_size: 10_000,
+      flush_interval: '1s',
+      max_file_rows: 100_000,
+      services: { ranker: { sample_rate: 1 } },
+    });
+    expect(() =>
+      parseRepoConfig('project: p\nfeature_logging:\n  sample_rate: 2\n', '/r/tessera.yaml'),
+    ).toThrow(/row 3, field 'feature_logging\.sample_rate'/);
+    expect(() =>
+      parseRepoConfig('project: p\nfeature_logging: { flush_interval: soon }\n', '/r/tessera.yaml'),
+    ).toThrow(/field 'feature_logging\.flush_interval'.*a duration such as '1s'/);
+  });
 });

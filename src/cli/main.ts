@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerDataCommands } from './commands/data-commands.js';
 import { registerDemoCommand } from './commands/demo-command.js';
+import { registerMonitorCommands } from './commands/monitor-commands.js';
 import { registerRepoCommands } from './commands/repo-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerStreamCommand, registerVerifyConsistencyCommand } from './commands/stream-command.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerStreamCommand(program);
   registerVerifyConsistencyCommand(program);
   registerDemoCommand(program);
+  registerMonitorCommands(program);
   return program;
 }
 

@@ -5,53 +5,54 @@ import { quoteIdent, quoteLiteral } from '../offline/duckdb/sql.js';
  * relation, so a whole data set is summarized in one scan per pass instead of row by row in JS.
  */
 
-/** A DOUBLE literal that parses back to exactly this double (a bare decimal literal would be a DECIMAL). */
+/** A DOUBLE literal that parses back to exactly this double (exponent notation: DuckDB reads it as DOUBLE). */
 export function doubleLiteral(x: number): string {
   if (Number.isNaN(x)) return "'NaN'::DOUBLE";
   if (x === Number.POSITIVE_INFINITY) return "'Infinity'::DOUBLE";
   if (x === Number.NEGATIVE_INFINITY) return "'-Infinity'::DOUBLE";
-  return `'${String(x)}'::DOUBLE`;
+  // toExponential() without digits prints as many as needed to round-trip the double.
+  return x.toExponential();
 }
 
 /** The column as the DOUBLE every numeric statistic is computed on. */
 export const asDouble = (column: string): string => `CAST(${quoteIdent(column)} AS DOUBLE)`;
 
 /**
- * The histogram bin of `x` (a DOUBLE expression) for bins with these edges: 0 below `edges[0]`, bins + 1
- * above the last edge, else `min(bins, 1 + floor((x − lo) / width))`; NULL stays NULL.
- *
- * @example binExpression('x', [0, 5, 10]) // CASE WHEN x IS NULL THEN NULL WHEN x < 0 THEN 0 …
+ * The upper bounds, for DuckDB `histogram(x, bounds)` (which counts values in (b[k−1], b[k]]), that put values
+ * into the bins of `Histogram`: bin 0 is x < edges[0], bin k is edges[k−1] ≤ x < edges[k], the last regular bin
+ * also holds x = edges[bins], and values above it land under the key Infinity (the overflow bin).
  */
-export function binExpression(x: string, edges: readonly number[]): string {
-  const bins = edges.length - 1;
-  const lo = edges[0] as number;
-  const hi = edges[bins] as number;
-  const width = (hi - lo) / bins;
-  const inside =
-    width > 0
-      ? `LEAST(${bins}, 1 + CAST(floor((${x} - ${doubleLiteral(lo)}) / ${doubleLiteral(width)}) AS BIGINT))`
-      : '1';
-  return `CASE WHEN ${x} IS NULL THEN NULL WHEN ${x} < ${doubleLiteral(lo)} THEN 0 WHEN ${x} > ${doubleLiteral(hi)} THEN ${bins + 1} ELSE ${inside} END`;
+export function binBounds(edges: readonly number[]): number[] {
+  const last = edges.length - 1;
+  return edges.map((e, k) => (k === last ? e : nextDown(e)));
+}
+
+/** The histogram of `x` over the bins of `edges`, as [bound, count] entries (see `binBounds`). */
+export const binAggregate = (x: string, edges: readonly number[]): string =>
+  `map_entries(histogram(${x}, ${doubleList([...new Set(binBounds(edges))])}))`;
+
+const doubleList = (xs: readonly number[]): string => `[${xs.map(doubleLiteral).join(', ')}]::DOUBLE[]`;
+
+/** The largest double below `x` (x − one ulp), so that `v ≤ nextDown(p)` is `v < p` for every double v. */
+export function nextDown(x: number): number {
+  if (Number.isNaN(x) || x === Number.NEGATIVE_INFINITY) return x;
+  if (x === 0) return -Number.MIN_VALUE;
+  const bits = new BigInt64Array(new Float64Array([x]).buffer);
+  bits[0] = (bits[0] as bigint) + (x > 0 ? -1n : 1n);
+  return new Float64Array(bits.buffer)[0] as number;
 }
 
 /**
- * A code for `x` against sorted distinct points p[0..m): `2·L + tie`, where L is how many points are < x and
- * `tie` is 1 when x equals p[L]. From counts per code, "values ≤ p[j]" are the codes ≤ 2j + 1 and "values
- * < p[j]" the codes ≤ 2j. Written as a balanced tree of comparisons (depth log2 m), so it is plain
- * vectorized arithmetic in DuckDB, no join.
+ * The aggregates giving the distribution function of `x` at sorted distinct points: DuckDB's
+ * `histogram(x, bounds)` counts values in (b[j−1], b[j]] (native binary search, no per-row SQL), so cumulative
+ * counts over `points` are "values ≤ p", and over `nextDown(points)` "values < p". Overflow lands under the key
+ * Infinity; NULLs are not counted.
  */
-export function cdfCodeExpression(x: string, points: readonly number[]): string {
-  const m = points.length;
-  const leaf = (l: number): string =>
-    l >= m
-      ? String(2 * m)
-      : `CASE WHEN ${x} = ${doubleLiteral(points[l] as number)} THEN ${2 * l + 1} ELSE ${2 * l} END`;
-  const search = (lo: number, hi: number): string => {
-    if (lo === hi) return leaf(lo);
-    const mid = Math.floor((lo + hi) / 2);
-    return `CASE WHEN ${x} > ${doubleLiteral(points[mid] as number)} THEN ${search(mid + 1, hi)} ELSE ${search(lo, mid)} END`;
+export function cdfAggregates(x: string, points: readonly number[]): { atOrBelow: string; below: string } {
+  return {
+    atOrBelow: `map_entries(histogram(${x}, ${doubleList(points)}))`,
+    below: `map_entries(histogram(${x}, ${doubleList([...new Set(points.map(nextDown))])}))`,
   };
-  return `CASE WHEN ${x} IS NULL THEN NULL ELSE ${search(0, m)} END`;
 }
 
 /** Position (1-based) of the value's text among `values`, 0 when not among them, NULL for NULL. */

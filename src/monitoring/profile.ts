@@ -69,9 +69,10 @@ export interface NumericColumnProfile extends ColumnProfileBase {
 }
 
 /**
- * `counts[0]` counts values below `edges[0]`, `counts[i]` (1 ≤ i ≤ bins) values in
- * [edges[i − 1], edges[i]) (the last regular bin also holds `edges[bins]`), `counts[bins + 1]` values above
- * `edges[bins]`. Bin of x: `min(bins, 1 + floor((x − edges[0]) / width))` with `width = (max − min) / bins`.
+ * Fixed-width bins: `edges` are min + k·(max − min)/bins of the reference (k = 0 … bins; the last edge is the
+ * max itself). `counts[0]` counts values below `edges[0]`, `counts[k]` (1 ≤ k ≤ bins) values in
+ * [edges[k − 1], edges[k]) — the last regular bin also holds `edges[bins]` — and `counts[bins + 1]` values above
+ * `edges[bins]`. Later data is binned by comparing with these stored edges, so it lands in the same bins.
  */
 export interface Histogram {
   readonly edges: readonly number[];

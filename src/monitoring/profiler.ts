@@ -17,9 +17,11 @@ import {
 } from './profile.js';
 import {
   asDouble,
-  binExpression,
-  cdfCodeExpression,
+  binAggregate,
+  binBounds,
+  cdfAggregates,
   histogramOf,
+  nextDown,
   topValueExpression,
   whereClause,
 } from './profile-sql.js';
@@ -149,10 +151,8 @@ export async function profileRelation(
     const points = [...new Set(values)].sort((a, b) => a - b);
     shapes.set(i, { edges, points, exact: values === distinct });
     const x = asDouble(c.column);
-    second.push(
-      `${histogramOf(binExpression(x, edges))} AS h${i}`,
-      `${histogramOf(cdfCodeExpression(x, points))} AS k${i}`,
-    );
+    const cdf = cdfAggregates(x, points);
+    second.push(`${binAggregate(x, edges)} AS h${i}`, `${cdf.atOrBelow} AS k${i}`, `${cdf.below} AS l${i}`);
   });
   const r2 = second.length > 0 ? await one(connection, `SELECT ${second.join(', ')} ${from}`) : {};
 
@@ -170,7 +170,7 @@ export async function profileRelation(
     const kind = kinds[i];
     if (kind === 'numeric') {
       const shape = shapes.get(i) ?? { edges: [], points: [], exact: false };
-      const cdf = cdfFrom(counts(r2[`k${i}`]), shape.points);
+      const cdf = cdfFrom(r2[`k${i}`], r2[`l${i}`], shape.points);
       const quantiles = shape.exact ? nearestRank(cdf, levels) : quantilesOf(i);
       const profile: NumericColumnProfile = {
         ...base,
@@ -180,7 +180,7 @@ export async function profileRelation(
         mean: num(r1[`c${i}_mean`]),
         stddev: num(r1[`c${i}_sd`]),
         quantiles: { levels: quantiles.length > 0 ? [...levels] : [], values: quantiles },
-        histogram: histogramFrom(counts(r2[`h${i}`]), shape.edges),
+        histogram: histogramFrom(r2[`h${i}`], shape.edges),
         cdf,
       };
       columns.push(profile);
@@ -236,25 +236,49 @@ export function nearestRank(cdf: CdfPoints, levels: readonly number[]): number[]
   });
 }
 
-/** Counts per bin (0 … bins + 1) from a bin → count map. */
-export function histogramFrom(byBin: Map<number, number>, edges: readonly number[]): Histogram {
+/** Counts per bin (0 … bins + 1) from the `binAggregate` entries. */
+export function histogramFrom(entries: unknown, edges: readonly number[]): Histogram {
   if (edges.length < 2) return { edges: [], counts: [] };
-  const bins = edges.length - 1;
-  return { edges: [...edges], counts: Array.from({ length: bins + 2 }, (_, b) => byBin.get(b) ?? 0) };
+  const byBound = boundCounts(entries);
+  const seen = new Set<number>();
+  const counts = binBounds(edges).map((b) => {
+    // Equal bounds (edges one ulp apart) were sent once; their count belongs to the first bin.
+    const c = seen.has(b) ? 0 : (byBound.get(b) ?? 0);
+    seen.add(b);
+    return c;
+  });
+  counts.push(byBound.get(Number.POSITIVE_INFINITY) ?? 0);
+  return { edges: [...edges], counts };
 }
 
-/** Counts below / at-or-below each point, from counts per `cdfCodeExpression` code. */
-export function cdfFrom(byCode: Map<number, number>, points: readonly number[]): CdfPoints {
-  const below: number[] = [];
-  const atOrBelow: number[] = [];
-  let running = 0;
-  for (let j = 0; j < points.length; j++) {
-    running += byCode.get(2 * j) ?? 0;
-    below.push(running);
-    running += byCode.get(2 * j + 1) ?? 0;
-    atOrBelow.push(running);
-  }
-  return { points: [...points], below, atOrBelow };
+/** DuckDB `histogram(x, bounds)` entries as bound → count. */
+function boundCounts(entries: unknown): Map<number, number> {
+  const byBound = new Map<number, number>();
+  for (const e of (entries ?? []) as { key: unknown; value: unknown }[])
+    byBound.set(Number(e.key), count(e.value));
+  return byBound;
+}
+
+/** Counts below / at-or-below each point, cumulated from the two `cdfAggregates` histograms. */
+export function cdfFrom(atOrBelowBins: unknown, belowBins: unknown, points: readonly number[]): CdfPoints {
+  const cumulate = (bins: unknown, bounds: readonly number[]): number[] => {
+    const byBound = new Map<number, number>();
+    for (const e of (bins ?? []) as { key: unknown; value: unknown }[])
+      byBound.set(Number(e.key), count(e.value));
+    let running = 0;
+    const seen = new Set<number>();
+    return bounds.map((b) => {
+      // A bound repeats only when two points are adjacent doubles (nextDown(p[j]) = p[j − 1]); count it once.
+      if (!seen.has(b)) running += byBound.get(b) ?? 0;
+      seen.add(b);
+      return running;
+    });
+  };
+  return {
+    points: [...points],
+    below: cumulate(belowBins, points.map(nextDown)),
+    atOrBelow: cumulate(atOrBelowBins, points),
+  };
 }
 
 /** What a current data set looks like measured on a reference column's bins, points and top values. */
@@ -302,9 +326,11 @@ export async function measureAgainst(
       const x = asDouble(column);
       select.push(`avg(${x}) AS c${i}_mean`, `stddev_samp(${x}) AS c${i}_sd`);
       if (reference.histogram.edges.length >= 2)
-        select.push(`${histogramOf(binExpression(x, reference.histogram.edges))} AS h${i}`);
-      if (reference.cdf.points.length > 0)
-        select.push(`${histogramOf(cdfCodeExpression(x, reference.cdf.points))} AS k${i}`);
+        select.push(`${binAggregate(x, reference.histogram.edges)} AS h${i}`);
+      if (reference.cdf.points.length > 0) {
+        const cdf = cdfAggregates(x, reference.cdf.points);
+        select.push(`${cdf.atOrBelow} AS k${i}`, `${cdf.below} AS l${i}`);
+      }
     } else if (reference.kind === 'categorical') {
       select.push(
         `${histogramOf(
@@ -334,8 +360,8 @@ export async function measureAgainst(
     if (reference.kind === 'numeric') {
       return {
         ...base,
-        binCounts: histogramFrom(counts(r[`h${i}`]), reference.histogram.edges).counts,
-        cdf: cdfFrom(counts(r[`k${i}`]), reference.cdf.points),
+        binCounts: histogramFrom(r[`h${i}`], reference.histogram.edges).counts,
+        cdf: cdfFrom(r[`k${i}`], r[`l${i}`], reference.cdf.points),
       };
     }
     if (reference.kind === 'categorical') {

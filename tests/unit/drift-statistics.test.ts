@@ -2,6 +2,7 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareColumn, DEFAULT_THRESHOLDS, ks, psi } from '../../src/monitoring/drift.js';
 import type { CategoricalColumnProfile, NumericColumnProfile } from '../../src/monitoring/profile.js';
+import { nextDown } from '../../src/monitoring/profile-sql.js';
 import { measureAgainst, profileRelation } from '../../src/monitoring/profiler.js';
 import { prng } from '../helpers/prng.js';
 
@@ -46,19 +47,15 @@ function bruteKs(a: readonly number[], b: readonly number[]): number {
   return d;
 }
 
-/** Brute-force PSI: bins by the documented formula, one value at a time, with ε = 1e-4. */
+/** Brute-force PSI: bins by comparing with the stored edges, one value at a time, with ε = 1e-4. */
 function brutePsi(edges: readonly number[], ref: readonly number[], cur: readonly number[]): number {
   const bins = edges.length - 1;
-  const lo = edges[0] as number;
-  const hi = edges[bins] as number;
-  const binOf = (x: number) =>
-    x < lo
-      ? 0
-      : x > hi
-        ? bins + 1
-        : hi > lo
-          ? Math.min(bins, 1 + Math.floor((x - lo) / ((hi - lo) / bins)))
-          : 1;
+  const binOf = (x: number) => {
+    if (x < (edges[0] as number)) return 0;
+    if (x > (edges[bins] as number)) return bins + 1;
+    for (let k = 1; k < bins; k++) if (x < (edges[k] as number)) return k;
+    return bins;
+  };
   const share = (xs: readonly number[]) => {
     const c = new Array<number>(bins + 2).fill(0);
     for (const x of xs) c[binOf(x)] = (c[binOf(x)] as number) + 1;
@@ -228,5 +225,25 @@ describe('profiles and drift against brute force', () => {
       psi: null,
       ks: null,
     });
+  });
+});
+
+describe('CDF points at the edge of double precision', () => {
+  it('counts values below and at adjacent-double points exactly', async () => {
+    const a = 1;
+    const b = 1 + Number.EPSILON; // the next double after 1
+    const values = [0.5, a, a, b, b, b, 2];
+    const profile = await profileRelation(
+      connection,
+      { relation: relationOf(values), columns: [{ name: 'x', column: 'x', type: 'DOUBLE' }] },
+      { kind: 'relation', description: 'test' },
+    );
+    const column = profile.columns[0] as NumericColumnProfile;
+    expect(column.cdf.points).toEqual([0.5, a, b, 2]);
+    expect(column.cdf.below).toEqual([0, 1, 3, 6]);
+    expect(column.cdf.atOrBelow).toEqual([1, 3, 6, 7]);
+    expect(nextDown(b)).toBe(a);
+    expect(nextDown(0)).toBeLessThan(0);
+    expect(nextDown(-1)).toBeLessThan(-1);
   });
 });

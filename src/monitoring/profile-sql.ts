@@ -27,10 +27,6 @@ export function binBounds(edges: readonly number[]): number[] {
   return edges.map((e, k) => (k === last ? e : nextDown(e)));
 }
 
-/** The histogram of `x` over the bins of `edges`, as [bound, count] entries (see `binBounds`). */
-export const binAggregate = (x: string, edges: readonly number[]): string =>
-  `map_entries(histogram(${x}, ${doubleList([...new Set(binBounds(edges))])}))`;
-
 const doubleList = (xs: readonly number[]): string => `[${xs.map(doubleLiteral).join(', ')}]::DOUBLE[]`;
 
 /** The largest double below `x` (x − one ulp), so that `v ≤ nextDown(p)` is `v < p` for every double v. */
@@ -43,17 +39,21 @@ export function nextDown(x: number): number {
 }
 
 /**
- * The aggregates giving the distribution function of `x` at sorted distinct points: DuckDB's
- * `histogram(x, bounds)` counts values in (b[j−1], b[j]] (native binary search, no per-row SQL), so cumulative
- * counts over `points` are "values ≤ p", and over `nextDown(points)` "values < p". Overflow lands under the key
- * Infinity; NULLs are not counted.
+ * Every bound a numeric column is counted at: the bins of `edges` (`binBounds`), the CDF points, and the points
+ * moved one double down (x ≤ nextDown(p) ⟺ x < p), sorted and distinct.
  */
-export function cdfAggregates(x: string, points: readonly number[]): { atOrBelow: string; below: string } {
-  return {
-    atOrBelow: `map_entries(histogram(${x}, ${doubleList(points)}))`,
-    below: `map_entries(histogram(${x}, ${doubleList([...new Set(points.map(nextDown))])}))`,
-  };
+export function shapeBounds(edges: readonly number[], points: readonly number[]): number[] {
+  const all = new Set([...binBounds(edges), ...points, ...points.map(nextDown)]);
+  return [...all].sort((a, b) => a - b);
 }
+
+/**
+ * One aggregate counting `x` against sorted bounds: DuckDB's `histogram(x, bounds)` counts values in
+ * (b[k−1], b[k]] by a native binary search (no per-row SQL expression), values above the last bound under the
+ * key Infinity, and skips NULLs. Cumulated, it gives "values ≤ b" at every bound.
+ */
+export const boundsHistogram = (x: string, bounds: readonly number[]): string =>
+  `map_entries(histogram(${x}, ${doubleList(bounds)}))`;
 
 /** Position (1-based) of the value's text among `values`, 0 when not among them, NULL for NULL. */
 export function topValueExpression(column: string, values: readonly string[]): string {

@@ -55,8 +55,8 @@ export interface NumericColumnProfile extends ColumnProfileBase {
   readonly stddev: number | null;
   /**
    * Quantiles: `values[i]` is the quantile at `levels[i]`. Exact (nearest rank) when the column has at most 256
-   * distinct values; otherwise DuckDB `approx_quantile` estimates (a t-digest; exact quantiles cost a sort per
-   * level) with the exact min and max at the ends.
+   * distinct values; otherwise quantiles of a uniform sample of 65,536 values (DuckDB `reservoir_quantile`; exact
+   * quantiles cost a sort per level) with the exact min and max at the ends.
    */
   readonly quantiles: { readonly levels: readonly number[]; readonly values: readonly number[] };
   /** Fixed-width bins between the reference min and max, with an underflow and an overflow bin. */

@@ -17,11 +17,11 @@ import {
 } from './profile.js';
 import {
   asDouble,
-  binAggregate,
   binBounds,
-  cdfAggregates,
+  boundsHistogram,
   histogramOf,
   nextDown,
+  shapeBounds,
   topValueExpression,
   whereClause,
 } from './profile-sql.js';
@@ -44,6 +44,8 @@ export interface RelationInput {
 
 /** Numeric columns with at most this many distinct values (by the HyperLogLog estimate) use all of them as CDF points. */
 const DISTINCT_POINTS = 256;
+/** Values sampled (reservoir) for quantile estimates: rank error about 0.2 percentile points at worst. */
+const QUANTILE_SAMPLE = 65_536;
 
 const num = (v: unknown): number | null =>
   v === null || v === undefined ? null : typeof v === 'number' ? v : Number(v as bigint | string);
@@ -101,7 +103,7 @@ export async function profileRelation(
         `max(${x}) AS c${i}_max`,
         `avg(${x}) AS c${i}_mean`,
         `stddev_samp(${x}) AS c${i}_sd`,
-        `approx_quantile(${x}, ${levelList}) AS c${i}_q`,
+        `reservoir_quantile(${x}, ${levelList}, ${QUANTILE_SAMPLE}) AS c${i}_q`,
       );
     } else if (kinds[i] === 'other') {
       first.push(`CAST(min(${col}) AS VARCHAR) AS c${i}_min`, `CAST(max(${col}) AS VARCHAR) AS c${i}_max`);
@@ -122,7 +124,7 @@ export async function profileRelation(
   const r1b =
     distinctLists.length > 0 ? await one(connection, `SELECT ${distinctLists.join(', ')} ${from}`) : {};
   const quantilesOf = (i: number): number[] => {
-    // approx_quantile is a t-digest estimate; the ends are the exact min and max.
+    // Quantiles of a uniform sample (exact up to QUANTILE_SAMPLE values); the ends are the exact min and max.
     const q = ((r1[`c${i}_q`] ?? []) as unknown[]).map((v) => num(v) as number);
     const min = num(r1[`c${i}_min`]);
     const max = num(r1[`c${i}_max`]);
@@ -151,8 +153,7 @@ export async function profileRelation(
     const points = [...new Set(values)].sort((a, b) => a - b);
     shapes.set(i, { edges, points, exact: values === distinct });
     const x = asDouble(c.column);
-    const cdf = cdfAggregates(x, points);
-    second.push(`${binAggregate(x, edges)} AS h${i}`, `${cdf.atOrBelow} AS k${i}`, `${cdf.below} AS l${i}`);
+    second.push(`${boundsHistogram(x, shapeBounds(edges, points))} AS h${i}`);
   });
   const r2 = second.length > 0 ? await one(connection, `SELECT ${second.join(', ')} ${from}`) : {};
 
@@ -170,7 +171,7 @@ export async function profileRelation(
     const kind = kinds[i];
     if (kind === 'numeric') {
       const shape = shapes.get(i) ?? { edges: [], points: [], exact: false };
-      const cdf = cdfFrom(r2[`k${i}`], r2[`l${i}`], shape.points);
+      const { histogram, cdf } = shapeFrom(r2[`h${i}`], shape.edges, shape.points);
       const quantiles = shape.exact ? nearestRank(cdf, levels) : quantilesOf(i);
       const profile: NumericColumnProfile = {
         ...base,
@@ -180,7 +181,7 @@ export async function profileRelation(
         mean: num(r1[`c${i}_mean`]),
         stddev: num(r1[`c${i}_sd`]),
         quantiles: { levels: quantiles.length > 0 ? [...levels] : [], values: quantiles },
-        histogram: histogramFrom(r2[`h${i}`], shape.edges),
+        histogram,
         cdf,
       };
       columns.push(profile);
@@ -236,48 +237,39 @@ export function nearestRank(cdf: CdfPoints, levels: readonly number[]): number[]
   });
 }
 
-/** Counts per bin (0 … bins + 1) from the `binAggregate` entries. */
-export function histogramFrom(entries: unknown, edges: readonly number[]): Histogram {
-  if (edges.length < 2) return { edges: [], counts: [] };
-  const byBound = boundCounts(entries);
-  const seen = new Set<number>();
-  const counts = binBounds(edges).map((b) => {
-    // Equal bounds (edges one ulp apart) were sent once; their count belongs to the first bin.
-    const c = seen.has(b) ? 0 : (byBound.get(b) ?? 0);
-    seen.add(b);
-    return c;
-  });
-  counts.push(byBound.get(Number.POSITIVE_INFINITY) ?? 0);
-  return { edges: [...edges], counts };
-}
-
-/** DuckDB `histogram(x, bounds)` entries as bound → count. */
-function boundCounts(entries: unknown): Map<number, number> {
+/**
+ * The histogram over `edges` and the CDF at `points`, from one `boundsHistogram` over `shapeBounds(edges,
+ * points)`: with cum(b) the count of values ≤ b, bin k holds cum(bound k) − cum(bound k − 1), the overflow bin
+ * the rest, and the CDF is cum(p) (≤ p) and cum(nextDown(p)) (< p).
+ */
+export function shapeFrom(
+  entries: unknown,
+  edges: readonly number[],
+  points: readonly number[],
+): { histogram: Histogram; cdf: CdfPoints } {
   const byBound = new Map<number, number>();
-  for (const e of (entries ?? []) as { key: unknown; value: unknown }[])
+  let total = 0;
+  for (const e of (entries ?? []) as { key: unknown; value: unknown }[]) {
     byBound.set(Number(e.key), count(e.value));
-  return byBound;
-}
-
-/** Counts below / at-or-below each point, cumulated from the two `cdfAggregates` histograms. */
-export function cdfFrom(atOrBelowBins: unknown, belowBins: unknown, points: readonly number[]): CdfPoints {
-  const cumulate = (bins: unknown, bounds: readonly number[]): number[] => {
-    const byBound = new Map<number, number>();
-    for (const e of (bins ?? []) as { key: unknown; value: unknown }[])
-      byBound.set(Number(e.key), count(e.value));
-    let running = 0;
-    const seen = new Set<number>();
-    return bounds.map((b) => {
-      // A bound repeats only when two points are adjacent doubles (nextDown(p[j]) = p[j − 1]); count it once.
-      if (!seen.has(b)) running += byBound.get(b) ?? 0;
-      seen.add(b);
-      return running;
-    });
-  };
+    total += count(e.value);
+  }
+  const cumulative = new Map<number, number>();
+  let running = 0;
+  for (const b of shapeBounds(edges, points)) {
+    running += byBound.get(b) ?? 0;
+    cumulative.set(b, running);
+  }
+  const cum = (b: number): number => cumulative.get(b) ?? 0;
+  let histogram: Histogram = { edges: [], counts: [] };
+  if (edges.length >= 2) {
+    const bounds = binBounds(edges);
+    const counts = bounds.map((b, k) => cum(b) - (k > 0 ? cum(bounds[k - 1] as number) : 0));
+    counts.push(total - cum(bounds[bounds.length - 1] as number));
+    histogram = { edges: [...edges], counts };
+  }
   return {
-    points: [...points],
-    below: cumulate(belowBins, points.map(nextDown)),
-    atOrBelow: cumulate(atOrBelowBins, points),
+    histogram,
+    cdf: { points: [...points], below: points.map((p) => cum(nextDown(p))), atOrBelow: points.map(cum) },
   };
 }
 
@@ -325,12 +317,8 @@ export async function measureAgainst(
     if (reference.kind === 'numeric') {
       const x = asDouble(column);
       select.push(`avg(${x}) AS c${i}_mean`, `stddev_samp(${x}) AS c${i}_sd`);
-      if (reference.histogram.edges.length >= 2)
-        select.push(`${binAggregate(x, reference.histogram.edges)} AS h${i}`);
-      if (reference.cdf.points.length > 0) {
-        const cdf = cdfAggregates(x, reference.cdf.points);
-        select.push(`${cdf.atOrBelow} AS k${i}`, `${cdf.below} AS l${i}`);
-      }
+      const bounds = shapeBounds(reference.histogram.edges, reference.cdf.points);
+      if (bounds.length > 0) select.push(`${boundsHistogram(x, bounds)} AS h${i}`);
     } else if (reference.kind === 'categorical') {
       select.push(
         `${histogramOf(
@@ -358,11 +346,8 @@ export async function measureAgainst(
       stddev: num(r[`c${i}_sd`]),
     };
     if (reference.kind === 'numeric') {
-      return {
-        ...base,
-        binCounts: histogramFrom(r[`h${i}`], reference.histogram.edges).counts,
-        cdf: cdfFrom(r[`k${i}`], r[`l${i}`], reference.cdf.points),
-      };
+      const shape = shapeFrom(r[`h${i}`], reference.histogram.edges, reference.cdf.points);
+      return { ...base, binCounts: shape.histogram.counts, cdf: shape.cdf };
     }
     if (reference.kind === 'categorical') {
       const byPosition = counts(r[`t${i}`]);

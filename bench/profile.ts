@@ -67,7 +67,11 @@ const compareSeconds: number[] = [];
 const windowDays = Math.max(1, Math.round(90 / (rows / 1_000_000)));
 for (let run = 0; run < runs; run++) {
   let t0 = performance.now();
-  const profile = await monitor.profile({ kind: 'source', source: 'orders', columns: ['amount', 'items', 'score', 'device'] });
+  const profile = await monitor.profile({
+    kind: 'source',
+    source: 'orders',
+    columns: ['amount', 'items', 'score', 'device'],
+  });
   profileSeconds.push((performance.now() - t0) / 1000);
   t0 = performance.now();
   const report = await monitor.compare(

@@ -28,6 +28,8 @@ export interface FeatureView<TName extends string = string, TSchema extends Sche
   readonly ttlMs: number;
   readonly online: boolean;
   readonly offline: boolean;
+  /** Drift thresholds of this view's features for `tessera monitor` (docs/semantics.md, "Profiles and drift"). */
+  readonly monitoring?: MonitoringThresholds;
   /** Typed references to this view's features, for the SDK: `userStats.refs.clicks`. */
   readonly refs: {
     readonly [K in keyof TSchema & string]: FeatureRef<`${TName}:${K}`, JsValueOf<TSchema[K]['type']>>;
@@ -35,6 +37,16 @@ export interface FeatureView<TName extends string = string, TSchema extends Sche
 }
 
 export type Schema = Record<string, FieldType>;
+
+/** Per-view drift thresholds; each one left out keeps the default (or the `tessera monitor` flag). */
+export interface MonitoringThresholds {
+  /** PSI alert level. */
+  readonly psi?: number;
+  /** Kolmogorov–Smirnov alert level. */
+  readonly ks?: number;
+  /** Alert when the null rate grows by this much (absolute). */
+  readonly nullRate?: number;
+}
 
 /** A typed reference to one feature, `view:feature`. The phantom `__value` carries the JS value type. */
 export interface FeatureRef<TRef extends string = string, TValue = unknown> {
@@ -53,6 +65,8 @@ export interface FeatureViewInput<TName extends string, TSchema extends Schema> 
   ttl?: DurationInput;
   online?: boolean;
   offline?: boolean;
+  /** @example monitoring: { psi: 0.2, ks: 0.1 } */
+  monitoring?: MonitoringThresholds;
 }
 
 /**
@@ -100,6 +114,7 @@ export function featureView<const TName extends string, const TSchema extends Sc
     ttlMs: parseDuration(input.ttl ?? 0, 'ttl'),
     online: input.online ?? true,
     offline: input.offline ?? true,
+    ...(input.monitoring !== undefined ? { monitoring: monitoringThresholds(input.monitoring) } : {}),
     ...commonMeta(input),
     refs: makeRefs(input.name, features),
   }) as FeatureView<TName, TSchema>;
@@ -115,3 +130,25 @@ export function makeRefs(view: string, features: readonly { name: string }[]): R
 
 /** The source column a feature is read from. */
 export const sourceColumn = (f: Feature): string => f.column ?? f.name;
+
+function monitoringThresholds(m: MonitoringThresholds): MonitoringThresholds {
+  for (const key of ['psi', 'ks', 'nullRate'] as const) {
+    const v = m[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+      throw definitionError(`invalid monitoring threshold ${key}`, {
+        field: `monitoring.${key}`,
+        expected: 'a number ≥ 0',
+        actual: JSON.stringify(v),
+      });
+    }
+  }
+  const known = new Set(['psi', 'ks', 'nullRate']);
+  const unknown = Object.keys(m).filter((k) => !known.has(k));
+  if (unknown.length > 0) {
+    throw definitionError(`unknown monitoring setting '${unknown[0]}'`, {
+      field: `monitoring.${unknown[0]}`,
+      expected: 'psi, ks or nullRate',
+    });
+  }
+  return Object.freeze({ ...m });
+}

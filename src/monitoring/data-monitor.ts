@@ -66,6 +66,7 @@ export interface DriftReport {
     readonly rows: number;
     readonly window?: { start: string; end: string };
   };
+  /** Defaults with the caller's overrides; a feature whose view declares `monitoring` has its own (`FeatureDrift.thresholds`). */
   readonly thresholds: DriftThresholds;
   readonly features: readonly FeatureDrift[];
   /** Reference columns with no counterpart in the current data (not served, not in the source). */
@@ -165,8 +166,9 @@ export class DataMonitor {
   async compare(
     reference: { readonly name: string; readonly version?: number; readonly profile: Profile },
     current: CurrentRequest,
-    thresholds: DriftThresholds = DEFAULT_THRESHOLDS,
+    overrides: Partial<DriftThresholds> = {},
   ): Promise<DriftReport> {
+    const thresholds: DriftThresholds = { ...DEFAULT_THRESHOLDS, ...overrides };
     return this.withConnection(async (connection) => {
       const { relation, filter, present, description } =
         current.kind === 'logs'
@@ -204,7 +206,12 @@ export class DataMonitor {
       }
       const measured = await measureAgainst(connection, { relation, ...(filter ? { filter } : {}) }, pairs);
       const features = pairs.map((p, i) =>
-        compareColumn(p.reference, measured[i] as (typeof measured)[number], p.column, thresholds),
+        compareColumn(
+          p.reference,
+          measured[i] as (typeof measured)[number],
+          p.column,
+          this.thresholdsOf(reference.profile, p.reference.name, p.column, overrides),
+        ),
       );
       return {
         reference: {
@@ -225,6 +232,25 @@ export class DataMonitor {
         breached: features.some((f) => f.status === 'alert'),
       };
     });
+  }
+
+  /**
+   * A feature's thresholds: the defaults, then its view's `monitoring` (the view profiled, or the view named by a
+   * `<view>__<feature>` column), then the caller's overrides (command-line flags).
+   */
+  private thresholdsOf(
+    profile: Profile,
+    referenceColumn: string,
+    currentColumn: string,
+    overrides: Partial<DriftThresholds>,
+  ): DriftThresholds {
+    const viewOf = (name: string) => (name.includes('__') ? name.slice(0, name.indexOf('__')) : undefined);
+    const viewName =
+      profile.target.kind === 'view'
+        ? profile.target.view
+        : (viewOf(referenceColumn) ?? viewOf(currentColumn));
+    const m = this.ctx.state.featureViews.find((v) => v.name === viewName)?.monitoring;
+    return { ...DEFAULT_THRESHOLDS, ...(m ?? {}), ...overrides };
   }
 
   async close(): Promise<void> {

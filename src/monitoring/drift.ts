@@ -101,6 +101,8 @@ export interface FeatureDrift {
     readonly current: number | null;
     readonly shiftInStddevs: number | null;
   };
+  /** The thresholds this feature was judged by (defaults, its view's `monitoring`, then command-line flags). */
+  readonly thresholds: DriftThresholds;
   /** `alert`: a threshold breached; `warn`: PSI above the warning level; `no_data`: no current values. */
   readonly status: 'ok' | 'warn' | 'alert' | 'no_data';
   /** Which thresholds were breached, e.g. `psi 0.41 ≥ 0.2`. */
@@ -173,6 +175,7 @@ export function compareColumn(
       current: reference.kind === 'numeric' ? current.mean : null,
       shiftInStddevs: shift,
     },
+    thresholds,
     status,
     breaches,
   };

@@ -64,6 +64,14 @@ const fileSchema = z
             ttl: z.union([z.string(), z.literal(0)]).optional(),
             online: z.boolean().optional(),
             offline: z.boolean().optional(),
+            monitoring: z
+              .object({
+                psi: z.number().optional(),
+                ks: z.number().optional(),
+                null_rate: z.number().optional(),
+              })
+              .strict()
+              .optional(),
             ...meta,
           })
           .strict(),
@@ -240,6 +248,15 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
           ...(v.ttl !== undefined ? { ttl: v.ttl } : {}),
           ...(v.online !== undefined ? { online: v.online } : {}),
           ...(v.offline !== undefined ? { offline: v.offline } : {}),
+          ...(v.monitoring !== undefined
+            ? {
+                monitoring: {
+                  ...(v.monitoring.psi !== undefined ? { psi: v.monitoring.psi } : {}),
+                  ...(v.monitoring.ks !== undefined ? { ks: v.monitoring.ks } : {}),
+                  ...(v.monitoring.null_rate !== undefined ? { nullRate: v.monitoring.null_rate } : {}),
+                },
+              }
+            : {}),
           ...metaOf(v),
         }),
       ),

@@ -101,6 +101,12 @@ feature_views:
       amount: float64
       items: int64
       device: string
+  - name: order_stats_loose
+    entities: [user]
+    source: orders
+    schema:
+      amount: float64
+    monitoring: { psi: 10, ks: 1, null_rate: 1 }
 `;
 
 /** Pseudo-random uniform in (0, 1) from a row number and a salt: deterministic, no RNG state. */
@@ -427,6 +433,39 @@ describe('tessera monitor', { timeout: 180_000 }, () => {
     expect(report.features.map((f) => [f.feature, f.column])).toEqual([['amount', 'order_stats__amount']]);
     // With thresholds raised past the drift, nothing breaches.
     expect(m.code, m.stderr).toBe(0);
+  });
+
+  it("judges a view's features by its own monitoring thresholds, unless flags override them", async () => {
+    const saved = await tessera(
+      sqliteRepo,
+      'profile',
+      '--view',
+      'order_stats_loose',
+      ...januaryArgs,
+      '--save',
+      'loose_jan',
+      '--json',
+    );
+    expect(saved.code, saved.stderr).toBe(0);
+    const loose = await tessera(
+      sqliteRepo,
+      ...MARCH.map((a) => (a === 'orders_jan' ? 'loose_jan' : a)),
+      '--json',
+    );
+    expect(loose.code, loose.stderr).toBe(0);
+    const feature = (loose.json as DriftReport).features[0];
+    // Past the warning level (PSI ≥ 0.1, reported) but under the view's alert levels: no failure.
+    expect(feature).toMatchObject({ feature: 'order_stats_loose__amount', column: 'amount', status: 'warn' });
+    expect(feature?.thresholds).toMatchObject({ psi: 10, ks: 1, nullRate: 1, psiWarn: 0.1 });
+    const strict = await tessera(
+      sqliteRepo,
+      ...MARCH.map((a) => (a === 'orders_jan' ? 'loose_jan' : a)),
+      '--ks-threshold',
+      '0.1',
+      '--json',
+    );
+    expect(strict.code).toBe(5);
+    expect((strict.json as DriftReport).features[0]?.breaches).toEqual([expect.stringMatching(/^ks /)]);
   });
 
   it('fails clearly without a reference or without logs', async () => {

@@ -157,11 +157,14 @@ function renderReport(report: DriftReport): string {
   ];
   if (report.unmatched.length > 0)
     lines.push(pc.dim(`not compared (no such column): ${report.unmatched.join(', ')}`));
+  const alerts = report.features.filter((f) => f.status === 'alert').map((f) => f.feature);
   const t = report.thresholds;
   lines.push(
     report.breached
-      ? pc.red(`drift detected (thresholds: PSI ${t.psi}, KS ${t.ks}, null rate +${t.nullRate})`)
-      : pc.green(`no drift past thresholds (PSI ${t.psi}, KS ${t.ks}, null rate +${t.nullRate})`),
+      ? pc.red(`drift detected in ${alerts.join(', ')}`)
+      : pc.green(
+          `no drift past thresholds (PSI ${t.psi}, KS ${t.ks}, null rate +${t.nullRate}, unless a view sets its own)`,
+        ),
   );
   return lines.join('\n');
 }
@@ -332,24 +335,25 @@ export function registerMonitorCommands(program: Command): void {
     .option('--start <time>', 'window start')
     .option('--end <time>', 'window end (exclusive; default now)')
     .option('--feature-service <name>', 'only logs of this feature service')
-    .option('--psi-threshold <x>', 'PSI alert level', positive('--psi-threshold'), DEFAULT_THRESHOLDS.psi)
+    .option(
+      '--psi-threshold <x>',
+      `PSI alert level (default ${DEFAULT_THRESHOLDS.psi}, or the view's monitoring.psi)`,
+      positive('--psi-threshold'),
+    )
     .option(
       '--psi-warn <x>',
-      'PSI warning level (reported, does not fail)',
+      `PSI warning level, reported, does not fail (default ${DEFAULT_THRESHOLDS.psiWarn})`,
       positive('--psi-warn'),
-      DEFAULT_THRESHOLDS.psiWarn,
     )
     .option(
       '--ks-threshold <x>',
-      'Kolmogorov–Smirnov alert level',
+      `Kolmogorov–Smirnov alert level (default ${DEFAULT_THRESHOLDS.ks}, or monitoring.ks)`,
       positive('--ks-threshold'),
-      DEFAULT_THRESHOLDS.ks,
     )
     .option(
       '--null-rate-threshold <x>',
-      'alert when the null rate grows by this much (absolute)',
+      `alert when the null rate grows by this much, absolute (default ${DEFAULT_THRESHOLDS.nullRate})`,
       positive('--null-rate-threshold'),
-      DEFAULT_THRESHOLDS.nullRate,
     )
     .action(
       action(
@@ -362,10 +366,10 @@ export function registerMonitorCommands(program: Command): void {
             start?: string;
             end?: string;
             featureService?: string;
-            psiThreshold: number;
-            psiWarn: number;
-            ksThreshold: number;
-            nullRateThreshold: number;
+            psiThreshold?: number;
+            psiWarn?: number;
+            ksThreshold?: number;
+            nullRateThreshold?: number;
           },
           cmd: Command,
         ) => {
@@ -390,10 +394,10 @@ export function registerMonitorCommands(program: Command): void {
             const stored = await profiles.get(store.config.project, ref.name, ref.version);
             if (!stored) throw notFoundProfile(ref, await profiles.list(store.config.project));
             const report = await monitor.compare(stored, current, {
-              psi: o.psiThreshold,
-              psiWarn: o.psiWarn,
-              ks: o.ksThreshold,
-              nullRate: o.nullRateThreshold,
+              ...(o.psiThreshold !== undefined ? { psi: o.psiThreshold } : {}),
+              ...(o.psiWarn !== undefined ? { psiWarn: o.psiWarn } : {}),
+              ...(o.ksThreshold !== undefined ? { ks: o.ksThreshold } : {}),
+              ...(o.nullRateThreshold !== undefined ? { nullRate: o.nullRateThreshold } : {}),
             });
             emit(g, report, () => renderReport(report));
             if (report.breached) process.exitCode = EXIT.checkFailed;

@@ -18,3 +18,4 @@ echo "== windowed aggregations: online read (10 aggregations x 3 windows, 1 enti
 echo "== windowed aggregations: backfill (1M spine x 10M events, 4 x 3)"; node --import tsx bench/aggregation-backfill.ts "$@"
 echo "== stream engine end to end (1M events, Kafka -> worker -> Redis tiles)"; node --import tsx bench/stream-e2e.ts "$@"
 echo "== stream engine freshness (produce -> visible online, 20k events/s)"; node --import tsx bench/stream-freshness.ts "$@"
+echo "== profiles and drift (profile 10M rows x 4 columns, compare a 1M-row window)"; node --import tsx bench/profile.ts "$@"

@@ -11,6 +11,17 @@ export { TesseraAggregateError, TesseraError } from './core/errors.js';
 export * from './definitions/index.js';
 export { validateState, validateViewAgainstSource } from './definitions/validate.js';
 export { FeatureStore } from './feature-store.js';
+export {
+  type CurrentRequest,
+  DataMonitor,
+  type DriftReport,
+  type MonitorContext,
+  type ProfileRequest,
+} from './monitoring/data-monitor.js';
+export { DEFAULT_THRESHOLDS, type DriftThresholds, type FeatureDrift, ks, psi } from './monitoring/drift.js';
+export { openProfileStore } from './monitoring/open-profile-store.js';
+export type { ColumnProfile, Profile } from './monitoring/profile.js';
+export type { ProfileInfo, ProfileStore, StoredProfile } from './monitoring/profile-store.js';
 export type { HistoricalResult, OfflineStore, SpineInput } from './offline/offline-store.js';
 export type { OnlineStore } from './online/online-store.js';
 export type { RegistryStore } from './registry/registry-store.js';

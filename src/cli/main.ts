@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerDataCommands } from './commands/data-commands.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerFreshnessCommand } from './commands/freshness-command.js';
+import { registerMonitorCommands } from './commands/monitor-commands.js';
 import { registerRepoCommands } from './commands/repo-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSkewCommand } from './commands/skew-command.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerFreshnessCommand(program);
   registerSkewCommand(program);
   registerDemoCommand(program);
+  registerMonitorCommands(program);
   return program;
 }
 

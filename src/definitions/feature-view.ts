@@ -34,6 +34,8 @@ export interface FeatureView<TName extends string = string, TSchema extends Sche
   readonly expectations?: readonly Expectation[];
   /** Freshness thresholds (`tessera freshness`, docs/monitoring.md); absent when none is declared. */
   readonly freshness?: FreshnessPolicy;
+  /** Drift thresholds of this view's features for `tessera monitor` (docs/semantics.md, "Profiles and drift"). */
+  readonly monitoring?: MonitoringThresholds;
   /** Typed references to this view's features, for the SDK: `userStats.refs.clicks`. */
   readonly refs: {
     readonly [K in keyof TSchema & string]: FeatureRef<`${TName}:${K}`, JsValueOf<TSchema[K]['type']>>;
@@ -41,6 +43,16 @@ export interface FeatureView<TName extends string = string, TSchema extends Sche
 }
 
 export type Schema = Record<string, FieldType>;
+
+/** Per-view drift thresholds; each one left out keeps the default (or the `tessera monitor` flag). */
+export interface MonitoringThresholds {
+  /** PSI alert level. */
+  readonly psi?: number;
+  /** Kolmogorov–Smirnov alert level. */
+  readonly ks?: number;
+  /** Alert when the null rate grows by this much (absolute). */
+  readonly nullRate?: number;
+}
 
 /** A typed reference to one feature, `view:feature`. The phantom `__value` carries the JS value type. */
 export interface FeatureRef<TRef extends string = string, TValue = unknown> {
@@ -62,6 +74,8 @@ export interface FeatureViewInput<TName extends string, TSchema extends Schema> 
   expectations?: readonly ExpectationInput[];
   /** Freshness thresholds: `{ maxAge: '10m', maxLag: '1m' }` (docs/monitoring.md). */
   freshness?: FreshnessInput;
+  /** @example monitoring: { psi: 0.2, ks: 0.1 } */
+  monitoring?: MonitoringThresholds;
 }
 
 /**
@@ -114,6 +128,7 @@ export function featureView<const TName extends string, const TSchema extends Sc
       ? { expectations: normalizeExpectations(input.expectations, `feature view '${input.name}'`) }
       : {}),
     ...(freshness !== undefined ? { freshness } : {}),
+    ...(input.monitoring !== undefined ? { monitoring: monitoringThresholds(input.monitoring) } : {}),
     ...commonMeta(input),
     refs: makeRefs(input.name, features),
   }) as FeatureView<TName, TSchema>;
@@ -129,3 +144,25 @@ export function makeRefs(view: string, features: readonly { name: string }[]): R
 
 /** The source column a feature is read from. */
 export const sourceColumn = (f: Feature): string => f.column ?? f.name;
+
+function monitoringThresholds(m: MonitoringThresholds): MonitoringThresholds {
+  for (const key of ['psi', 'ks', 'nullRate'] as const) {
+    const v = m[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+      throw definitionError(`invalid monitoring threshold ${key}`, {
+        field: `monitoring.${key}`,
+        expected: 'a number ≥ 0',
+        actual: JSON.stringify(v),
+      });
+    }
+  }
+  const known = new Set(['psi', 'ks', 'nullRate']);
+  const unknown = Object.keys(m).filter((k) => !known.has(k));
+  if (unknown.length > 0) {
+    throw definitionError(`unknown monitoring setting '${unknown[0]}'`, {
+      field: `monitoring.${unknown[0]}`,
+      expected: 'psi, ks or nullRate',
+    });
+  }
+  return Object.freeze({ ...m });
+}

@@ -87,6 +87,14 @@ const fileSchema = z
             offline: z.boolean().optional(),
             ...expectations,
             freshness: freshnessShape,
+            monitoring: z
+              .object({
+                psi: z.number().optional(),
+                ks: z.number().optional(),
+                null_rate: z.number().optional(),
+              })
+              .strict()
+              .optional(),
             ...meta,
           })
           .strict(),
@@ -269,6 +277,15 @@ function buildAll(f: FileShape, doc: Document, text: string, file: string): Defi
           ...(v.online !== undefined ? { online: v.online } : {}),
           ...(v.offline !== undefined ? { offline: v.offline } : {}),
           ...freshnessOf(v.freshness),
+          ...(v.monitoring !== undefined
+            ? {
+                monitoring: {
+                  ...(v.monitoring.psi !== undefined ? { psi: v.monitoring.psi } : {}),
+                  ...(v.monitoring.ks !== undefined ? { ks: v.monitoring.ks } : {}),
+                  ...(v.monitoring.null_rate !== undefined ? { nullRate: v.monitoring.null_rate } : {}),
+                },
+              }
+            : {}),
           ...metaOf(v),
         }),
       ),

@@ -18,8 +18,9 @@ import type { AggValue } from './values.js';
  *  - sum, avg: n, s, c (Neumaier's compensated sum, as aggregators.ts);
  *  - variance, stddev: n, mean, m2 (Welford);
  *  - min, max of a numeric type: the value, NaN for none (inputs are never NaN: toAggValue drops them);
- *  - count_distinct of a numeric type: its size then up to `cap` values in insertion order, scanned linearly;
- *    past `cap` (and below the bound) the values move to a `Set` in the object array and the size becomes −1.
+ *  - count_distinct of a numeric type: its size, where its values are, and room for `cap` (≤ 14) values inline:
+ *    values in insertion order, scanned linearly. Past `cap` they move to a block of the slab's spill array
+ *    (32, 64, 128 or 256 values, reused through free lists per size), past 256 to a `Set` in the object array.
  *
  * @example
  *   const slab = new TileSlab(plan.hops[0]);
@@ -37,6 +38,11 @@ export class TileSlab {
   f64: Float64Array;
   /** Object states, `objects` per tile. */
   obj: unknown[];
+  /** Distinct values past a tile's inline room, in blocks of 32–256 (grows by doubling). */
+  spill: Float64Array = new Float64Array(0);
+  #spillTop = 0;
+  /** Free spill blocks by size. */
+  readonly #spillFree = new Map<number, number[]>();
   /** Adds one event (already known to pass the row filter) to tile `h`: `addToTile`, compiled for this slab. */
   readonly add: (h: number, row: Readonly<Record<string, unknown>>, ts: number) => void;
   readonly #init: Float64Array;
@@ -58,7 +64,10 @@ export class TileSlab {
     this.width = width;
     this.objects = objects;
     this.#init = new Float64Array(width);
-    for (const k of this.#kinds) if (k.kind === 'min' || k.kind === 'max') this.#init[k.off] = Number.NaN;
+    for (const k of this.#kinds) {
+      if (k.kind === 'min' || k.kind === 'max') this.#init[k.off] = Number.NaN;
+      if (k.kind === 'distinct') this.#init[k.off + 1] = INLINE;
+    }
     this.#capacity = Math.max(1, capacity);
     this.f64 = new Float64Array(this.#capacity * width);
     this.obj = objects > 0 ? new Array(this.#capacity * objects).fill(undefined) : [];
@@ -90,6 +99,12 @@ export class TileSlab {
   /** Gives tile `h` back (its handle may be reused by the next `alloc`). */
   free(h: number): void {
     if (this.objects > 0) this.obj.fill(undefined, h * this.objects, (h + 1) * this.objects);
+    for (const k of this.#kinds) {
+      if (k.kind !== 'distinct') continue;
+      const at = h * this.width + k.off;
+      const loc = this.f64[at + 1] as number;
+      if (loc >= 0) this.freeSpill(loc, spillCap(this.f64[at] as number));
+    }
     this.#free.push(h);
   }
 
@@ -98,6 +113,28 @@ export class TileSlab {
     this.#free.length = 0;
     this.#next = 0;
     if (this.objects > 0) this.obj.fill(undefined);
+    this.#spillTop = 0;
+    this.#spillFree.clear();
+  }
+
+  /** A spill block of `cap` values; its offset (`spill` may have been replaced: read it afresh). */
+  allocSpill(cap: number): number {
+    const free = this.#spillFree.get(cap);
+    if (free !== undefined && free.length > 0) return free.pop() as number;
+    const at = this.#spillTop;
+    this.#spillTop += cap;
+    if (this.#spillTop > this.spill.length) {
+      const spill = new Float64Array(Math.max(this.#spillTop, this.spill.length * 2, 4096));
+      spill.set(this.spill);
+      this.spill = spill;
+    }
+    return at;
+  }
+
+  freeSpill(at: number, cap: number): void {
+    const free = this.#spillFree.get(cap);
+    if (free === undefined) this.#spillFree.set(cap, [at]);
+    else free.push(at);
   }
 
   /** Tile `h` in the form `emptyTile` / `addToTile` keep (what `encodeTile` and `valuesAt` take). */
@@ -121,9 +158,11 @@ export class TileSlab {
         }
         case 'distinct': {
           const n = f[at] as number;
-          if (n < 0) return this.obj[o + k.obj];
+          const loc = f[at + 1] as number;
+          if (loc === IN_SET) return this.obj[o + k.obj];
+          const [values, first] = loc === INLINE ? [f, at + 2] : [this.spill, loc];
           const set = new Set<AggValue>();
-          for (let i = 1; i <= n; i++) set.add(f[at + i] as number);
+          for (let i = 0; i < n; i++) set.add(values[first + i] as number);
           return set;
         }
         default:
@@ -164,17 +203,23 @@ export class TileSlab {
           return;
         case 'distinct': {
           const set = s as Set<AggValue>;
-          let numeric = set.size <= k.cap;
+          const old = f[at + 1] as number;
+          if (old >= 0) this.freeSpill(old, spillCap(f[at] as number));
+          let numeric = set.size <= SPILL_MAX;
           for (const v of set) if (typeof v !== 'number') numeric = false;
-          if (numeric) {
-            let n = 0;
-            for (const v of set) f[at + 1 + n++] = (v as number) + 0;
-            f[at] = n;
-            this.obj[o + k.obj] = undefined;
-          } else {
-            f[at] = -1;
+          f[at] = set.size;
+          this.obj[o + k.obj] = undefined;
+          if (!numeric) {
+            f[at + 1] = IN_SET;
             this.obj[o + k.obj] = set;
+            return;
           }
+          let loc = INLINE;
+          if (set.size > k.cap) loc = this.allocSpill(spillCap(set.size));
+          f[at + 1] = loc;
+          const [values, first] = loc === INLINE ? [f, at + 2] : [this.spill, loc];
+          let i = 0;
+          for (const v of set) values[first + i++] = (v as number) + 0;
           return;
         }
         case 'object':
@@ -203,8 +248,15 @@ type SlotKind =
   | { kind: 'distinct'; off: number; width: number; obj: number; cap: number; bound: number }
   | { kind: 'object'; off: number; width: 0; obj: number; slot: TileSlot };
 
-/** Values of a distinct set kept inline before it moves to a `Set`. */
-const DISTINCT_INLINE = 16;
+/** Values of a distinct set kept inline (with its size and location: 16 doubles, two cache lines). */
+const DISTINCT_INLINE = 14;
+/** Largest spill block; larger sets are `Set`s. */
+const SPILL_MAX = 256;
+/** Where a distinct set's values are: inline, in a `Set`, or (≥ 0) at that offset of the spill array. */
+const INLINE = -1;
+const IN_SET = -2;
+/** The spill block size holding `n` values (n > inline room): the next power of two from 32. */
+const spillCap = (n: number): number => (n <= 32 ? 32 : 2 ** Math.ceil(Math.log2(n)));
 
 const NUMERIC: ReadonlySet<ScalarType | undefined> = new Set([
   'int32',
@@ -236,7 +288,7 @@ function kindOf(s: TileSlot, off: number, objects: number): SlotKind {
       if (numeric) {
         const bound = a.maxDistinct as number;
         const cap = Math.min(bound, DISTINCT_INLINE);
-        return { kind: 'distinct', off, width: 1 + cap, obj: objects, cap, bound };
+        return { kind: 'distinct', off, width: 2 + cap, obj: objects, cap, bound };
       }
       break;
   }
@@ -244,30 +296,45 @@ function kindOf(s: TileSlot, off: number, objects: number): SlotKind {
 }
 
 /**
- * Adds to a distinct set held inline at `f[at]` (size, then values) or, past its inline capacity, in
- * `obj[oi]`: the same membership (SameValueZero: −0 is 0; no input is NaN), bound and insertion order as
- * aggregators.ts's `Set`.
+ * Adds to a numeric distinct set (size at `f[at]`, location at `f[at + 1]`): the same membership (SameValueZero:
+ * −0 is 0; no input is NaN), bound and insertion order as aggregators.ts's `Set`.
  */
 function addDistinct(slab: TileSlab, at: number, oi: number, v: number, cap: number, bound: number): void {
   const f = slab.f64;
   const n = f[at] as number;
-  if (n < 0) {
+  const loc = f[at + 1] as number;
+  if (loc === IN_SET) {
     const set = slab.obj[oi] as Set<AggValue>;
     if (set.size < bound) set.add(v);
     return;
   }
-  for (let i = 1; i <= n; i++) if (f[at + i] === v) return;
+  let values = loc === INLINE ? f : slab.spill;
+  let first = loc === INLINE ? at + 2 : loc;
+  for (let i = 0; i < n; i++) if (values[first + i] === v) return;
   if (n >= bound) return;
-  if (n < cap) {
-    f[at + 1 + n] = v + 0; // −0 as 0, as a Set stores it
-    f[at] = n + 1;
-    return;
+  const room = loc === INLINE ? cap : spillCap(n);
+  if (n === room) {
+    // Full: to the next spill block, or to a Set past the largest.
+    if (room >= SPILL_MAX) {
+      const set = new Set<AggValue>();
+      for (let i = 0; i < n; i++) set.add(values[first + i] as number);
+      set.add(v);
+      slab.obj[oi] = set;
+      f[at] = n + 1;
+      f[at + 1] = IN_SET;
+      if (loc !== INLINE) slab.freeSpill(loc, room);
+      return;
+    }
+    const to = slab.allocSpill(loc === INLINE ? 32 : room * 2);
+    const spill = slab.spill;
+    for (let i = 0; i < n; i++) spill[to + i] = values[first + i] as number;
+    if (loc !== INLINE) slab.freeSpill(loc, room);
+    f[at + 1] = to;
+    values = spill;
+    first = to;
   }
-  const set = new Set<AggValue>();
-  for (let i = 1; i <= n; i++) set.add(f[at + i] as number);
-  set.add(v);
-  slab.obj[oi] = set;
-  f[at] = -1;
+  values[first + n] = v + 0; // −0 as 0, as a Set stores it
+  f[at] = n + 1;
 }
 
 /**

@@ -9,10 +9,12 @@ import type { HopLayout, TileStates } from './tiles.js';
  * worker's cache, the aggregation-core benchmark). A series is one hop layout of one view; each has a
  * {@link TileSlab} and tiles are slab handles. Entities get small integer ids on first sight.
  *
- * Finding an event's tile is one lookup per event (entity → id) and then, per series, a compare with
- * the entity's current tile of that series (two typed arrays indexed by id × series): events of one entity
- * mostly land in the tile the previous one did. Other tiles of the entity are found through its own
- * `Map<start × series count + series, handle>`.
+ * Finding an event's tile is one lookup per event (entity → id) and then, per series, compares with the
+ * entity's two newest tiles of that series, held inline as (start, handle) pairs in one `Float64Array` indexed
+ * by id × series: a stream keeps one or two tiles of a series open per entity (the current one, and the
+ * previous one while late events may still reach it), so this is where events land. Older tiles of the entity
+ * (a cache that keeps history, or a lateness longer than a hop) move to the entity's own
+ * `Map<start × series count + series, handle>`, created only then.
  *
  * @example
  *   const table = new TileTable(plan.hops, joinKeys);
@@ -34,11 +36,10 @@ export class TileTable {
    */
   readonly #numberIds: NumberIds | undefined;
   #keys: string[] = [];
-  /** Per entity and series: the start and handle of the tile last found or created (NaN: none). */
-  #curStart: Float64Array;
-  #curHandle: Int32Array;
-  /** Per entity: its tiles by `start × seriesCount + series`. */
-  #byEntity: (Map<number, number> | undefined)[] = [];
+  /** Per entity and series, 4 doubles: (start, handle) of its two newest tiles (start NaN: none). */
+  #inline: Float64Array;
+  /** Per entity: its other tiles by `start × seriesCount + series`. */
+  #older: (Map<number, number> | undefined)[] = [];
   /** Per series, per tile handle: its start and entity id. */
   #startOf: Float64Array[];
   #entityOf: Int32Array[];
@@ -53,8 +54,7 @@ export class TileTable {
     this.#numberIds = only?.type === 'int64' || only?.type === 'int32' ? new NumberIds() : undefined;
     this.slabs = series.map((layout) => new TileSlab(layout));
     this.#seriesCount = series.length;
-    this.#curStart = new Float64Array(1024 * series.length).fill(Number.NaN);
-    this.#curHandle = new Int32Array(1024 * series.length);
+    this.#inline = new Float64Array(1024 * series.length * 4).fill(Number.NaN);
     this.#startOf = series.map(() => new Float64Array(1024));
     this.#entityOf = series.map(() => new Int32Array(1024));
     this.#byStart = series.map(() => new Map());
@@ -77,13 +77,10 @@ export class TileTable {
       e = this.#keys.length;
       this.#ids.set(key, e);
       this.#keys.push(key);
-      if ((e + 1) * this.#seriesCount > this.#curStart.length) {
-        const start = new Float64Array(this.#curStart.length * 2).fill(Number.NaN);
-        start.set(this.#curStart);
-        this.#curStart = start;
-        const handle = new Int32Array(this.#curHandle.length * 2);
-        handle.set(this.#curHandle);
-        this.#curHandle = handle;
+      if ((e + 1) * this.#seriesCount * 4 > this.#inline.length) {
+        const inline = new Float64Array(this.#inline.length * 2).fill(Number.NaN);
+        inline.set(this.#inline);
+        this.#inline = inline;
       }
     }
     return e;
@@ -116,29 +113,33 @@ export class TileTable {
 
   /** The handle of tile (entity, series, start), or −1 when the table does not hold it. */
   find(e: number, s: number, start: number): number {
-    const i = e * this.#seriesCount + s;
-    if (this.#curStart[i] === start) return this.#curHandle[i] as number;
-    const h = this.#byEntity[e]?.get(start * this.#seriesCount + s);
-    if (h === undefined) return -1;
-    this.#curStart[i] = start;
-    this.#curHandle[i] = h;
-    return h;
+    const inline = this.#inline;
+    const i = (e * this.#seriesCount + s) * 4;
+    if (inline[i] === start) return inline[i + 1] as number;
+    if (inline[i + 2] === start) return inline[i + 3] as number;
+    return this.#older[e]?.get(start * this.#seriesCount + s) ?? -1;
   }
 
   /** Creates tile (entity, series, start), empty (it must not be held already); returns its handle. */
   create(e: number, s: number, start: number): number {
     const slab = this.slabs[s] as TileSlab;
     const h = slab.alloc();
-    let byKey = this.#byEntity[e];
-    if (byKey === undefined) {
-      byKey = new Map();
-      this.#byEntity[e] = byKey;
+    const inline = this.#inline;
+    const i = (e * this.#seriesCount + s) * 4;
+    // A free inline pair, else the older of the two moves to the entity's map.
+    let j = Number.isNaN(inline[i] as number) ? i : Number.isNaN(inline[i + 2] as number) ? i + 2 : -1;
+    if (j < 0) {
+      j = (inline[i] as number) < (inline[i + 2] as number) ? i : i + 2;
+      let older = this.#older[e];
+      if (older === undefined) {
+        older = new Map();
+        this.#older[e] = older;
+      }
+      // Exact: starts are integers, and |start × series count| stays far below 2^53 for any date.
+      older.set((inline[j] as number) * this.#seriesCount + s, inline[j + 1] as number);
     }
-    // Exact: starts are integers, and |start × series count| stays far below 2^53 for any date.
-    byKey.set(start * this.#seriesCount + s, h);
-    const i = e * this.#seriesCount + s;
-    this.#curStart[i] = start;
-    this.#curHandle[i] = h;
+    inline[j] = start;
+    inline[j + 1] = h;
     let startOf = this.#startOf[s] as Float64Array;
     if (h >= startOf.length) {
       startOf = grow(startOf, new Float64Array(startOf.length * 2));
@@ -183,9 +184,10 @@ export class TileTable {
       if (start + hopMs > time) continue;
       for (const h of handles) {
         const e = entityOf[h] as number;
-        this.#byEntity[e]?.delete(start * this.#seriesCount + s);
-        const i = e * this.#seriesCount + s;
-        if (this.#curStart[i] === startOf[h]) this.#curStart[i] = Number.NaN;
+        const i = (e * this.#seriesCount + s) * 4;
+        if (this.#inline[i] === startOf[h]) this.#inline[i] = Number.NaN;
+        else if (this.#inline[i + 2] === startOf[h]) this.#inline[i + 2] = Number.NaN;
+        else this.#older[e]?.delete(start * this.#seriesCount + s);
         slab.free(h);
       }
       this.#size -= handles.length;
@@ -201,8 +203,8 @@ export class TileTable {
     this.#ids.clear();
     this.#numberIds?.clear();
     this.#keys = [];
-    this.#byEntity = [];
-    this.#curStart.fill(Number.NaN);
+    this.#older = [];
+    this.#inline.fill(Number.NaN);
     this.#size = 0;
     this.#generation++;
   }

@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/aggregation-core.ts [--events 2000000] [--entities 100000] [--runs 5]
  *                                              [--rate 1000000] [--only count,sum,max,distinct]
- *                                              [--compare <checkout>] [--json]
+ *                                              [--compare <checkout>] [--no-table] [--json]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/aggregation-core.ts --runs 1   (profile)
  *
  * View: 4 aggregations — count, sum(amount: float64), max(amount), count_distinct(item: int64) — × 3 windows
@@ -24,7 +24,11 @@
  *    absent, as materialize-aggregates.ts does), and `addToTile`. Every 10k events, tiles closed (end + 5 s of
  *    lateness behind the newest event time) are dropped, as a worker does once it has written them, so what is
  *    held is the open tiles (one or two per entity and hop: 490k at most with 100k entities).
- *  - `addToTile alone`: the same 3 × `addToTile` per event on the same open tiles, looked up before the clock
+ *    With a checkout that has `src/aggregation/tile-table.ts` (what its stream worker holds tiles in), the loop
+ *    is the table's instead: `entityOf` (entity id from the join key), the row filter, and per hop the tile start,
+ *    `find` / `create` and the slab's add; closed tiles dropped every 10k events (`dropEndedBy`). `--no-table`
+ *    runs this checkout's object loop instead.
+ *  - `addToTile alone`: the same 3 × `addToTile` (or slab adds) per event on the same open tiles, looked up before the clock
  *    runs (chunk by chunk).
  *  - `valuesAt`: the 12 window values of one entity at one instant from its tiles: 13 tiles of 5m, 25 of 1h and
  *    29 of 6h (what `readAggregates` reads for a 7-day window), each filled by 1–6 events.
@@ -32,7 +36,7 @@
  *    from the store round trip.
  *
  * With --compare, the same figures are taken alternately, run by run, with another checkout's tile code (its
- * src/aggregation/tiles.ts and tile-codec.ts, e.g. `git archive HEAD src | tar -x -C /tmp/base`), so that
+ * src/aggregation/tiles.ts, tile-codec.ts, tile-table.ts when present, and src/core/entity-key.ts, e.g. `git archive HEAD src | tar -x -C /tmp/base`), so that
  * before/after ratios come from the same minutes of a noisy machine.
  */
 import { existsSync } from 'node:fs';

@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/aggregation-core.ts [--events 2000000] [--entities 100000] [--runs 5]
  *                                              [--rate 1000000] [--only count,sum,max,distinct]
- *                                              [--compare <checkout>] [--json]
+ *                                              [--compare <checkout>] [--no-table] [--json]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/aggregation-core.ts --runs 1   (profile)
  *
  * View: 4 aggregations — count, sum(amount: float64), max(amount), count_distinct(item: int64) — × 3 windows
@@ -24,7 +24,11 @@
  *    absent, as materialize-aggregates.ts does), and `addToTile`. Every 10k events, tiles closed (end + 5 s of
  *    lateness behind the newest event time) are dropped, as a worker does once it has written them, so what is
  *    held is the open tiles (one or two per entity and hop: 490k at most with 100k entities).
- *  - `addToTile alone`: the same 3 × `addToTile` per event on the same open tiles, looked up before the clock
+ *    With a checkout that has `src/aggregation/tile-table.ts` (what its stream worker holds tiles in), the loop
+ *    is the table's instead: `entityOf` (entity id from the join key), the row filter, and per hop the tile start,
+ *    `find` / `create` and the slab's add; closed tiles dropped every 10k events (`dropEndedBy`). `--no-table`
+ *    runs this checkout's object loop instead.
+ *  - `addToTile alone`: the same 3 × `addToTile` (or slab adds) per event on the same open tiles, looked up before the clock
  *    runs (chunk by chunk).
  *  - `valuesAt`: the 12 window values of one entity at one instant from its tiles: 13 tiles of 5m, 25 of 1h and
  *    29 of 6h (what `readAggregates` reads for a 7-day window), each filled by 1–6 events.
@@ -32,18 +36,20 @@
  *    from the store round trip.
  *
  * With --compare, the same figures are taken alternately, run by run, with another checkout's tile code (its
- * src/aggregation/tiles.ts and tile-codec.ts, e.g. `git archive HEAD src | tar -x -C /tmp/base`), so that
+ * src/aggregation/tiles.ts, tile-codec.ts, tile-table.ts when present, and src/core/entity-key.ts, e.g. `git archive HEAD src | tar -x -C /tmp/base`), so that
  * before/after ratios come from the same minutes of a noisy machine.
  */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as thisCodec from '../src/aggregation/tile-codec.js';
+import * as thisTable from '../src/aggregation/tile-table.js';
 import type { HopLayout, StartedTile, TilePlan, TileStates } from '../src/aggregation/tiles.js';
 import * as thisTiles from '../src/aggregation/tiles.js';
 import { windowStart } from '../src/aggregation/window.js';
-import { encodeEntityKey } from '../src/core/entity-key.js';
+import * as thisKeys from '../src/core/entity-key.js';
 import { type AggregationSpec, aggregationView } from '../src/definitions/aggregation-view.js';
 import { entity } from '../src/definitions/entity.js';
 import { float64, int64 } from '../src/definitions/value-types.js';
@@ -59,6 +65,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '1000000' },
     /** Which of the four aggregations to keep (to see what each costs). */
     only: { type: 'string', default: 'count,sum,max,distinct' },
+    /** Run this checkout's tile code the old way (tile objects in Maps), even though it has a TileTable. */
+    'no-table': { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(args.events);
@@ -114,8 +122,17 @@ interface Core {
   readonly valuesAt: typeof thisTiles.valuesAt;
   readonly encodeTile: typeof thisCodec.encodeTile;
   readonly decodeTile: typeof thisCodec.decodeTile;
+  readonly encodeEntityKey: typeof thisKeys.encodeEntityKey;
+  /** The checkout's tile table (packed states, per-entity records), when it has one (tile-table.ts). */
+  readonly TileTable: typeof thisTable.TileTable | undefined;
 }
-const coreOf = (label: string, tiles: typeof thisTiles, codec: typeof thisCodec): Core => ({
+const coreOf = (
+  label: string,
+  tiles: typeof thisTiles,
+  codec: typeof thisCodec,
+  keys: typeof thisKeys,
+  table: typeof thisTable | undefined,
+): Core => ({
   label,
   plan: tiles.tilePlan(view),
   emptyTile: tiles.emptyTile,
@@ -123,6 +140,8 @@ const coreOf = (label: string, tiles: typeof thisTiles, codec: typeof thisCodec)
   valuesAt: tiles.valuesAt,
   encodeTile: codec.encodeTile,
   decodeTile: codec.decodeTile,
+  encodeEntityKey: keys.encodeEntityKey,
+  TileTable: table?.TileTable,
 });
 const tileStartOf = thisTiles.tileStartOf;
 
@@ -202,7 +221,8 @@ function tileOf(core: Core, open: OpenTiles, h: number, start: number, entityKey
  * that eviction keeps the working set to the open tiles).
  */
 function workerLoop(core: Core, events: readonly Event[]): { ms: Clock; maxOpen: number } {
-  const { plan, addToTile } = core;
+  if (core.TileTable !== undefined) return workerLoopTable(core, core.TileTable, events);
+  const { plan, addToTile, encodeEntityKey } = core;
   const hops = plan.hops;
   const open: OpenTiles = hops.map(() => new Map());
   let maxOpen = 0;
@@ -231,7 +251,8 @@ function workerLoop(core: Core, events: readonly Event[]): { ms: Clock; maxOpen:
  * working set of open tiles as the worker's.
  */
 function addOnly(core: Core, events: readonly Event[]): Clock {
-  const { plan, addToTile } = core;
+  if (core.TileTable !== undefined) return addOnlyTable(core, core.TileTable, events);
+  const { plan, addToTile, encodeEntityKey } = core;
   const hops = plan.hops;
   const open: OpenTiles = hops.map(() => new Map());
   const targets: TileStates[] = new Array(EVICT_EVERY * hops.length);
@@ -259,6 +280,95 @@ function addOnly(core: Core, events: readonly Event[]): Clock {
     timed.wall += t.wall;
     timed.cpu += t.cpu;
     evictClosed(hops, open, newest - LATENESS_MS);
+  }
+  return timed;
+}
+
+/**
+ * One table per core and loop, made once and cleared before each run: a worker keeps its table (and the memory
+ * it has grown to) for its lifetime, so growing it from empty is not part of the per-event cost measured.
+ */
+const tables = new Map<string, thisTable.TileTable>();
+function tableFor(core: Core, TileTable: typeof thisTable.TileTable, loop: string): thisTable.TileTable {
+  const key = `${core.label}/${loop}`;
+  let table = tables.get(key);
+  if (table === undefined) {
+    table = new TileTable(core.plan.hops, user.joinKeys);
+    tables.set(key, table);
+  } else table.clear();
+  return table;
+}
+
+/**
+ * {@link workerLoop} with a checkout's `TileTable` (what its stream worker holds tiles in): per event the entity
+ * key, the row filter, the entity's id, and per hop the tile start, the tile (found or created empty) and the
+ * add; closed tiles dropped every 10k events.
+ */
+function workerLoopTable(
+  core: Core,
+  TileTable: typeof thisTable.TileTable,
+  events: readonly Event[],
+): { ms: Clock; maxOpen: number } {
+  const { plan } = core;
+  const hops = plan.hops;
+  const table = tableFor(core, TileTable, 'loop');
+  const slabs = table.slabs;
+  let maxOpen = 0;
+  let newest = Number.NEGATIVE_INFINITY;
+  const started = clock();
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as Event;
+    const id = table.entityOf(e);
+    if (!plan.accepts(e)) continue;
+    const ts = e.ts;
+    if (ts > newest) newest = ts;
+    for (let h = 0; h < hops.length; h++) {
+      const start = tileStartOf(ts, (hops[h] as HopLayout).hopMs);
+      let t = table.find(id, h, start);
+      if (t < 0) t = table.create(id, h, start);
+      (slabs[h] as (typeof slabs)[number]).add(t, e, ts);
+    }
+    if (i % EVICT_EVERY === EVICT_EVERY - 1) {
+      let open = 0;
+      for (let h = 0; h < hops.length; h++) open += table.dropEndedBy(h, newest - LATENESS_MS);
+      maxOpen = Math.max(maxOpen, open);
+    }
+  }
+  return { ms: since(started), maxOpen };
+}
+
+/** {@link addOnly} with a checkout's `TileTable`: the timed part is the 3 slab adds per event. */
+function addOnlyTable(core: Core, TileTable: typeof thisTable.TileTable, events: readonly Event[]): Clock {
+  const hops = core.plan.hops;
+  const table = tableFor(core, TileTable, 'add');
+  const slabs = table.slabs;
+  const targets = new Int32Array(EVICT_EVERY * hops.length);
+  let newest = Number.NEGATIVE_INFINITY;
+  const timed: Clock = { wall: 0, cpu: 0 };
+  for (let from = 0; from < events.length; from += EVICT_EVERY) {
+    const to = Math.min(events.length, from + EVICT_EVERY);
+    for (let i = from; i < to; i++) {
+      const e = events[i] as Event;
+      const id = table.entityOf(e);
+      if (e.ts > newest) newest = e.ts;
+      for (let h = 0; h < hops.length; h++) {
+        const start = tileStartOf(e.ts, (hops[h] as HopLayout).hopMs);
+        let t = table.find(id, h, start);
+        if (t < 0) t = table.create(id, h, start);
+        targets[(i - from) * hops.length + h] = t;
+      }
+    }
+    const started = clock();
+    for (let i = from; i < to; i++) {
+      const e = events[i] as Event;
+      for (let h = 0; h < hops.length; h++) {
+        (slabs[h] as (typeof slabs)[number]).add(targets[(i - from) * hops.length + h] as number, e, e.ts);
+      }
+    }
+    const t = since(started);
+    timed.wall += t.wall;
+    timed.cpu += t.cpu;
+    for (let h = 0; h < hops.length; h++) table.dropEndedBy(h, newest - LATENESS_MS);
   }
   return timed;
 }
@@ -313,7 +423,7 @@ interface Figures {
 }
 
 async function main(): Promise<void> {
-  const cores = [coreOf('this', thisTiles, thisCodec)];
+  const cores = [coreOf('this', thisTiles, thisCodec, thisKeys, args['no-table'] ? undefined : thisTable)];
   if (args.compare !== undefined) {
     const root = resolve(args.compare);
     const load = async <T>(path: string) => (await import(pathToFileURL(join(root, path)).href)) as T;
@@ -322,6 +432,10 @@ async function main(): Promise<void> {
         'base',
         await load<typeof thisTiles>('src/aggregation/tiles.ts'),
         await load<typeof thisCodec>('src/aggregation/tile-codec.ts'),
+        await load<typeof thisKeys>('src/core/entity-key.ts'),
+        existsSync(join(root, 'src/aggregation/tile-table.ts'))
+          ? await load<typeof thisTable>('src/aggregation/tile-table.ts')
+          : undefined,
       ),
     );
   }

@@ -3,17 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { decodeTile, encodeTile } from '../aggregation/tile-codec.js';
-import {
-  addToTile,
-  emptyTile,
-  type HopLayout,
-  type TilePlan,
-  type TileStates,
-  tilePlan,
-  tileStartOf,
-} from '../aggregation/tiles.js';
+import type { TileSlab } from '../aggregation/tile-slab.js';
+import { TileTable } from '../aggregation/tile-table.js';
+import { type HopLayout, type TilePlan, tilePlan, tileStartOf } from '../aggregation/tiles.js';
 import { tileExpiry } from '../aggregation/window.js';
-import { encodeEntityKey } from '../core/entity-key.js';
 import { TesseraError } from '../core/errors.js';
 import type { AggregationSelection } from '../definitions/resolve.js';
 import type { Source } from '../definitions/source.js';
@@ -110,18 +103,6 @@ interface TileSeries {
 }
 
 /**
- * A cached tile of one entity: its committed states (null only while a batch is loading it) and the batch that
- * last added to it, so that a batch writes each tile once.
- */
-interface CachedTile {
-  states: TileStates | null;
-  readonly entityKey: string;
-  readonly series: number;
-  readonly start: number;
-  batch: number;
-}
-
-/**
  * The stream engine for one source: decodes records, drops late and malformed ones to the dead-letter folder,
  * folds events into tiles with the same code as batch materialization, and commits each batch atomically:
  * tiles of every view plus each partition's next offset, watermark and the batch's staged files, in one
@@ -155,12 +136,13 @@ export class StreamWorker implements StreamHandler {
   readonly #staged: StagedFiles;
   readonly #partitions = new Map<string, PartitionState>();
   /**
-   * Tiles known to the worker (committed state): per entity key, by `start × series count + series`. Nested by
-   * entity rather than keyed by one string per tile: building, hashing and keeping a ~40-character key per
-   * (event, view, hop) cost more CPU and GC than the aggregation itself (docs/benchmarks.md, "Stream engine").
+   * Tiles known to the worker (committed state), by (entity, series, start): packed states per series and an
+   * entity id per join key (aggregation/tile-table.ts; docs/benchmarks.md, "Windowed aggregations"). A tile
+   * created by a batch holds nothing until it is loaded from the store, before any event is added to it.
    */
-  readonly #tiles = new Map<string, Map<number, CachedTile>>();
-  #cachedTiles = 0;
+  readonly #tiles: TileTable;
+  /** Per series, per tile handle: the last batch that added to it (so that a batch writes each tile once). */
+  #lastBatch: Int32Array[];
   #batchSeq = 0;
   readonly #series: readonly TileSeries[];
   /** Per view, the indexes of its series in `#series`. */
@@ -192,6 +174,11 @@ export class StreamWorker implements StreamHandler {
     this.#plans = opts.views.map((v) => tilePlan(v.view));
     this.#series = this.#plans.flatMap((plan, v) => plan.hops.map((layout) => ({ v, layout })));
     this.#seriesOfView = this.#plans.map((_, v) => this.#series.flatMap((s, i) => (s.v === v ? [i] : [])));
+    this.#tiles = new TileTable(
+      this.#series.map((s) => s.layout),
+      this.#schema.joinKeys,
+    );
+    this.#lastBatch = this.#series.map(() => new Int32Array(1024));
     this.#refs = opts.views.map((v) => ({ project: opts.project, name: v.view.name, ttlMs: 0 }));
     this.#latenessMs = Math.min(...opts.views.map((v) => v.view.allowedLatenessMs));
     this.#staged = new StagedFiles(
@@ -265,7 +252,7 @@ export class StreamWorker implements StreamHandler {
       string,
       { first: number; last: number; events: Record<string, unknown>[]; dead: DeadLetter[] }
     >();
-    const accepted: { entityKey: string; ts: number; row: Readonly<Record<string, unknown>> }[] = [];
+    const accepted: { entity: number; ts: number; row: Readonly<Record<string, unknown>> }[] = [];
     const watermarks = new Map<string, number>();
     for (const r of records) {
       const state = this.#partitions.get(r.partition);
@@ -333,7 +320,7 @@ export class StreamWorker implements StreamHandler {
       }
       watermarks.set(r.partition, Math.max(watermark, ts));
       part.events.push(row as Record<string, unknown>);
-      accepted.push({ entityKey: encodeEntityKey(this.#schema.joinKeys, row), ts, row });
+      accepted.push({ entity: this.#tiles.entityOf(row), ts, row });
     }
     if (byPartition.size === 0) return;
 
@@ -394,91 +381,98 @@ export class StreamWorker implements StreamHandler {
 
   /** Folds accepted events into the cached tiles (loading missing ones first); returns the changed tiles. */
   async #applyToTiles(
-    events: readonly { entityKey: string; ts: number; row: Readonly<Record<string, unknown>> }[],
+    events: readonly { entity: number; ts: number; row: Readonly<Record<string, unknown>> }[],
   ): Promise<TileBatch[]> {
     const batch = ++this.#batchSeq;
-    const seriesCount = this.#series.length;
+    const table = this.#tiles;
     // A tile already past its expiry is skipped: every store drops a tile written expired (OnlineStore.writeTiles,
     // checked against Date.now() at write time, which is later than this) and never returns one from readTiles,
     // so reading, folding and encoding it changes nothing. Events older than the hop's longest window are common
     // (all but the last ~10 minutes of events for a 10m window), and were most of the tiles a batch handled.
     const now = Date.now();
-    // Every (event, view, hop) the batch touches, in event order: the tile and the event. Tiles not in the cache
-    // are created empty-handed (states null) and loaded below, all in one read.
-    const touched: CachedTile[] = [];
-    const touchedBy: number[] = [];
-    const missing: CachedTile[] = [];
+    // Every (event, view, hop) the batch touches, in event order: series, tile handle and event. Tiles not in the
+    // cache are created empty and loaded below, all in one read, before any event is added.
+    const touched: number[] = [];
+    const missing: number[] = [];
     // Per view, the newest event time folded into a live tile: the view's freshness (OnlineStore.freshness).
     const newest: number[] = this.#plans.map(() => Number.NEGATIVE_INFINITY);
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as (typeof events)[number];
-      let tiles = this.#tiles.get(e.entityKey);
       for (let v = 0; v < this.#plans.length; v++) {
         if (!(this.#plans[v] as TilePlan).accepts(e.row)) continue;
         for (const s of this.#seriesOfView[v] as readonly number[]) {
           const { layout } = this.#series[s] as TileSeries;
           const start = tileStartOf(e.ts, layout.hopMs);
           if (tileExpiry(start, layout.hopMs, layout.longestWindowMs) <= now) continue;
-          if (tiles === undefined) {
-            tiles = new Map();
-            this.#tiles.set(e.entityKey, tiles);
+          let h = table.find(e.entity, s, start);
+          if (h < 0) {
+            h = table.create(e.entity, s, start);
+            missing.push(s, h);
           }
-          // Exact: starts are integers, and |start × series| stays far below 2^53 for any date.
-          const id = start * seriesCount + s;
-          let tile = tiles.get(id);
-          if (tile === undefined) {
-            tile = { states: null, entityKey: e.entityKey, series: s, start, batch: 0 };
-            tiles.set(id, tile);
-            this.#cachedTiles++;
-            missing.push(tile);
-          }
-          touched.push(tile);
-          touchedBy.push(i);
+          touched.push(s, h, i);
           if (e.ts > (newest[v] as number)) newest[v] = e.ts;
         }
       }
     }
     // The touched tiles the cache does not know: one read for all of them.
     if (missing.length > 0) {
-      const found = await this.#opts.online.readTiles(
-        missing.map((t) => {
-          const { v, layout } = this.#series[t.series] as TileSeries;
-          const view = this.#refs[v] as OnlineViewRef;
-          return {
-            view,
-            entityKeys: [t.entityKey],
-            hopMs: layout.hopMs,
-            fromStart: t.start,
-            toStart: t.start,
-          };
-        }),
-      );
-      missing.forEach((t, i) => {
-        const { layout } = this.#series[t.series] as TileSeries;
-        const stored = found[i]?.[0]?.[0];
-        t.states = (stored === undefined ? undefined : decodeTile(layout, stored.value)) ?? emptyTile(layout);
-      });
+      const requests = [];
+      for (let j = 0; j < missing.length; j += 2) {
+        const s = missing[j] as number;
+        const h = missing[j + 1] as number;
+        const { v, layout } = this.#series[s] as TileSeries;
+        const start = table.startOf(s, h);
+        requests.push({
+          view: this.#refs[v] as OnlineViewRef,
+          entityKeys: [table.entityKeyOf(s, h)],
+          hopMs: layout.hopMs,
+          fromStart: start,
+          toStart: start,
+        });
+      }
+      const generation = table.generation;
+      const found = await this.#opts.online.readTiles(requests);
+      // Sources call batch() and revoked() one at a time, so nothing clears the cache during this read.
+      if (table.generation !== generation) throw new Error('internal: tile cache cleared during a batch');
+      for (let j = 0; j < missing.length; j += 2) {
+        const s = missing[j] as number;
+        const { layout } = this.#series[s] as TileSeries;
+        const stored = found[j / 2]?.[0]?.[0];
+        const states = stored === undefined ? undefined : decodeTile(layout, stored.value);
+        if (states !== undefined) (table.slabs[s] as TileSlab).load(missing[j + 1] as number, states);
+      }
     }
 
-    const dirty: CachedTile[] = [];
-    for (let j = 0; j < touched.length; j++) {
-      const tile = touched[j] as CachedTile;
-      const e = events[touchedBy[j] as number] as (typeof events)[number];
-      addToTile((this.#series[tile.series] as TileSeries).layout, tile.states as TileStates, e.row, e.ts);
-      if (tile.batch !== batch) {
-        tile.batch = batch;
-        dirty.push(tile);
+    const dirty: number[] = [];
+    for (let j = 0; j < touched.length; j += 3) {
+      const s = touched[j] as number;
+      const h = touched[j + 1] as number;
+      const e = events[touched[j + 2] as number] as (typeof events)[number];
+      (table.slabs[s] as TileSlab).add(h, e.row, e.ts);
+      let last = this.#lastBatch[s] as Int32Array;
+      if (h >= last.length) {
+        const grown = new Int32Array(Math.max(h + 1, last.length * 2));
+        grown.set(last);
+        this.#lastBatch[s] = grown;
+        last = grown;
+      }
+      if (last[h] !== batch) {
+        last[h] = batch;
+        dirty.push(s, h);
       }
     }
     const batches: TileWrite[][] = this.#plans.map(() => []);
-    for (const t of dirty) {
-      const { v, layout } = this.#series[t.series] as TileSeries;
+    for (let j = 0; j < dirty.length; j += 2) {
+      const s = dirty[j] as number;
+      const h = dirty[j + 1] as number;
+      const { v, layout } = this.#series[s] as TileSeries;
+      const start = table.startOf(s, h);
       (batches[v] as TileWrite[]).push({
-        entityKey: t.entityKey,
+        entityKey: table.entityKeyOf(s, h),
         hopMs: layout.hopMs,
-        start: t.start,
-        value: encodeTile(layout, t.states as TileStates),
-        expiresAt: tileExpiry(t.start, layout.hopMs, layout.longestWindowMs),
+        start,
+        value: encodeTile(layout, table.states(s, h)),
+        expiresAt: tileExpiry(start, layout.hopMs, layout.longestWindowMs),
       });
     }
     this.#evictIfFull();
@@ -491,12 +485,13 @@ export class StreamWorker implements StreamHandler {
 
   /** Bounds the cache: past the limit, it is emptied (it holds committed state only, so reloading is safe). */
   #evictIfFull(): void {
-    if (this.#cachedTiles > MAX_CACHED_TILES) this.#clearCache();
+    if (this.#tiles.size > MAX_CACHED_TILES) this.#clearCache();
   }
 
   #clearCache(): void {
     this.#tiles.clear();
-    this.#cachedTiles = 0;
+    // Handles restart from 0: no tile may look as already written by the current batch.
+    for (const last of this.#lastBatch) last.fill(0);
   }
 
   /** Writes the batch's lake file(s) and dead letters of one partition under staging names. */

@@ -298,6 +298,9 @@ describe('tessera profile', { timeout: 180_000 }, () => {
     const unknown = await tessera(sqliteRepo, 'profile', '--source', 'nope', '--json');
     expect(unknown.code).toBe(4);
     expect((unknown.json as { error: string }).error).toMatch(/no source 'nope'.*sources: orders/);
+    const badName = await tessera(sqliteRepo, 'profile', '--source', 'orders', '--save', 'jan@1', '--json');
+    expect(badName.code).toBe(2);
+    expect((badName.json as { error: string }).error).toMatch(/invalid profile name 'jan@1'/);
   });
 });
 

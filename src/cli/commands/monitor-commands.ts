@@ -273,7 +273,12 @@ export function registerMonitorCommands(program: Command): void {
                 expected: '--source <name>, --view <name> or --training-set <file>',
               });
             }
-            if (o.save !== undefined && !isProfileName(o.save)) parseReference(o.save, '--save');
+            if (o.save !== undefined && !isProfileName(o.save)) {
+              throw new TesseraError(`invalid profile name '${o.save}'`, {
+                field: '--save',
+                expected: 'letters, digits, _ . - (a new version is added when the name exists)',
+              });
+            }
             const window = windowOf(o);
             if (window && o.trainingSet !== undefined) {
               throw new TesseraError('a training set has no event-time window here', {

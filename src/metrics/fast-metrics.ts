@@ -1,0 +1,197 @@
+import type { Metric, MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+
+/*
+ * Counters and histograms for hot paths, exported through a prom-client Registry (which formats them, next to
+ * prom-client's own metrics). Why not prom-client's: its `labels(...)` children validate and hash the label set
+ * on every `inc`/`observe`; measured here 1.5-3 µs per counter increment and 3.5-4 µs per histogram
+ * observation, as much as serving one entity from SQLite. A child here is a plain object updated in place:
+ * a number add, or a bucket search and two adds. Labels are resolved once, when the child is made.
+ */
+
+interface Config<L extends string> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames?: readonly L[];
+  readonly registers: readonly Registry[];
+}
+
+/** One labelled series of a {@link FastCounter}. */
+export class FastCounterChild {
+  value = 0;
+  constructor(readonly labels: Readonly<Record<string, string>>) {}
+  /** Adds `n` (default 1; must be ≥ 0). */
+  inc(n = 1): void {
+    this.value += n;
+  }
+}
+
+/** Label values in `labelNames` order, as one lookup key. */
+const keyOf = (values: readonly string[]): string => values.join('\u0000');
+
+function labelsOf<L extends string>(names: readonly L[], values: readonly string[], metric: string) {
+  if (values.length !== names.length) {
+    throw new Error(`${metric} takes labels ${names.join(', ')}; got ${values.length} value(s)`);
+  }
+  return Object.fromEntries(names.map((n, i) => [n, values[i] as string]));
+}
+
+/**
+ * A Prometheus counter whose children are cheap to increment.
+ *
+ * @example
+ * const c = new FastCounter({ name: 'x_total', help: '…', labelNames: ['view'], registers: [registry] });
+ * const child = c.labels('user_stats'); // once
+ * child.inc(3); // per request
+ */
+export class FastCounter<L extends string = never> {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'counter' as const;
+  readonly aggregator = 'sum' as const;
+  readonly labelNames: readonly L[];
+  readonly #children = new Map<string, FastCounterChild>();
+
+  constructor(cfg: Config<L>) {
+    this.name = cfg.name;
+    this.help = cfg.help;
+    this.labelNames = cfg.labelNames ?? [];
+    // A counter without labels reads 0 before its first increment, as prom-client's does.
+    if (this.labelNames.length === 0) this.labels();
+    for (const r of cfg.registers) r.registerMetric(this as unknown as Metric);
+  }
+
+  /** The child of these label values (in `labelNames` order), made on first use. */
+  labels(...values: string[]): FastCounterChild {
+    const key = keyOf(values);
+    let child = this.#children.get(key);
+    if (child === undefined) {
+      child = new FastCounterChild(labelsOf(this.labelNames, values, this.name));
+      this.#children.set(key, child);
+    }
+    return child;
+  }
+
+  /** Adds `n` to the series of `labels` (a lookup per call: for code off the hot path). */
+  inc(labels: Readonly<Record<L, string>> | undefined = undefined, n = 1): void {
+    const l = (labels ?? {}) as Readonly<Record<string, string>>;
+    this.labels(...this.labelNames.map((name) => l[name] ?? '')).inc(n);
+  }
+
+  async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
+    return {
+      collect: () => undefined,
+      name: this.name,
+      help: this.help,
+      type: 'counter' as unknown as MetricObjectWithValues<MetricValue<string>>['type'],
+      aggregator: this.aggregator,
+      values: [...this.#children.values()].map((c) => ({ labels: { ...c.labels }, value: c.value })),
+    };
+  }
+
+  reset(): void {
+    this.#children.clear();
+    if (this.labelNames.length === 0) this.labels();
+  }
+}
+
+/** One labelled series of a {@link FastHistogram}. */
+export class FastHistogramChild {
+  /** Observations per bucket (not cumulative): counts[i] holds values in (bounds[i-1], bounds[i]]. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Readonly<Record<string, string>>,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(value: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && value > (b[i] as number)) i++;
+    if (i < b.length) this.counts[i] = (this.counts[i] as number) + 1;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/**
+ * A Prometheus histogram whose children are cheap to observe; exported with cumulative `_bucket` series (and
+ * `le="+Inf"`), `_sum` and `_count`, like prom-client's.
+ *
+ * @example
+ * const h = new FastHistogram({ name: 'x_seconds', help: '…', labelNames: ['store'], buckets: [0.001, 0.01], registers: [registry] });
+ * h.labels('redis').observe(0.0004);
+ */
+export class FastHistogram<L extends string = never> {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'histogram' as const;
+  readonly aggregator = 'sum' as const;
+  readonly labelNames: readonly L[];
+  readonly buckets: readonly number[];
+  readonly #children = new Map<string, FastHistogramChild>();
+
+  constructor(cfg: Config<L> & { readonly buckets: readonly number[] }) {
+    this.name = cfg.name;
+    this.help = cfg.help;
+    this.labelNames = cfg.labelNames ?? [];
+    this.buckets = [...cfg.buckets].sort((a, b) => a - b);
+    for (const r of cfg.registers) r.registerMetric(this as unknown as Metric);
+  }
+
+  /** The child of these label values (in `labelNames` order), made on first use. */
+  labels(...values: string[]): FastHistogramChild {
+    const key = keyOf(values);
+    let child = this.#children.get(key);
+    if (child === undefined) {
+      child = new FastHistogramChild(labelsOf(this.labelNames, values, this.name), this.buckets);
+      this.#children.set(key, child);
+    }
+    return child;
+  }
+
+  async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
+    const values: MetricValue<string>[] = [];
+    for (const c of this.#children.values()) {
+      let acc = 0;
+      this.buckets.forEach((le, i) => {
+        acc += c.counts[i] as number;
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { ...c.labels, le },
+          value: acc,
+        } as MetricValue<string>);
+      });
+      values.push({
+        metricName: `${this.name}_bucket`,
+        labels: { ...c.labels, le: '+Inf' },
+        value: c.count,
+      } as MetricValue<string>);
+      values.push({
+        metricName: `${this.name}_sum`,
+        labels: { ...c.labels },
+        value: c.sum,
+      } as MetricValue<string>);
+      values.push({
+        metricName: `${this.name}_count`,
+        labels: { ...c.labels },
+        value: c.count,
+      } as MetricValue<string>);
+    }
+    return {
+      collect: () => undefined,
+      name: this.name,
+      help: this.help,
+      type: 'histogram' as unknown as MetricObjectWithValues<MetricValue<string>>['type'],
+      aggregator: this.aggregator,
+      values,
+    };
+  }
+
+  reset(): void {
+    this.#children.clear();
+  }
+}

@@ -25,14 +25,49 @@ export class FastCounterChild {
   }
 }
 
-/** Label values in `labelNames` order, as one lookup key. */
-const keyOf = (values: readonly string[]): string => values.join('\u0000');
+/**
+ * What both kinds share: identity, registration in prom-client registries, and children by label values
+ * (resolved once: a child is then updated without any lookup).
+ */
+abstract class FastMetric<L extends string, C extends { readonly labels: Readonly<Record<string, string>> }> {
+  readonly name: string;
+  readonly help: string;
+  readonly aggregator = 'sum' as const;
+  readonly labelNames: readonly L[];
+  protected readonly children = new Map<string, C>();
 
-function labelsOf<L extends string>(names: readonly L[], values: readonly string[], metric: string) {
-  if (values.length !== names.length) {
-    throw new Error(`${metric} takes labels ${names.join(', ')}; got ${values.length} value(s)`);
+  constructor(cfg: Config<L>) {
+    this.name = cfg.name;
+    this.help = cfg.help;
+    this.labelNames = cfg.labelNames ?? [];
   }
-  return Object.fromEntries(names.map((n, i) => [n, values[i] as string]));
+
+  /** Registers in prom-client registries (once the subclass is fully built). */
+  protected register(registers: readonly Registry[]): void {
+    for (const r of registers) r.registerMetric(this as unknown as Metric);
+  }
+
+  protected abstract make(labels: Readonly<Record<string, string>>): C;
+
+  /** The child of these label values (in `labelNames` order), made on first use. */
+  labels(...values: string[]): C {
+    const key = values.join('\u0000');
+    let child = this.children.get(key);
+    if (child === undefined) {
+      if (values.length !== this.labelNames.length) {
+        throw new Error(
+          `${this.name} takes labels ${this.labelNames.join(', ')}; got ${values.length} value(s)`,
+        );
+      }
+      child = this.make(Object.fromEntries(this.labelNames.map((n, i) => [n, values[i] as string])));
+      this.children.set(key, child);
+    }
+    return child;
+  }
+
+  reset(): void {
+    this.children.clear();
+  }
 }
 
 /**
@@ -43,32 +78,18 @@ function labelsOf<L extends string>(names: readonly L[], values: readonly string
  * const child = c.labels('user_stats'); // once
  * child.inc(3); // per request
  */
-export class FastCounter<L extends string = never> {
-  readonly name: string;
-  readonly help: string;
+export class FastCounter<L extends string = never> extends FastMetric<L, FastCounterChild> {
   readonly type = 'counter' as const;
-  readonly aggregator = 'sum' as const;
-  readonly labelNames: readonly L[];
-  readonly #children = new Map<string, FastCounterChild>();
 
   constructor(cfg: Config<L>) {
-    this.name = cfg.name;
-    this.help = cfg.help;
-    this.labelNames = cfg.labelNames ?? [];
+    super(cfg);
     // A counter without labels reads 0 before its first increment, as prom-client's does.
     if (this.labelNames.length === 0) this.labels();
-    for (const r of cfg.registers) r.registerMetric(this as unknown as Metric);
+    this.register(cfg.registers);
   }
 
-  /** The child of these label values (in `labelNames` order), made on first use. */
-  labels(...values: string[]): FastCounterChild {
-    const key = keyOf(values);
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      child = new FastCounterChild(labelsOf(this.labelNames, values, this.name));
-      this.#children.set(key, child);
-    }
-    return child;
+  protected make(labels: Readonly<Record<string, string>>): FastCounterChild {
+    return new FastCounterChild(labels);
   }
 
   /** Adds `n` to the series of `labels` (a lookup per call: for code off the hot path). */
@@ -84,12 +105,12 @@ export class FastCounter<L extends string = never> {
       help: this.help,
       type: 'counter' as unknown as MetricObjectWithValues<MetricValue<string>>['type'],
       aggregator: this.aggregator,
-      values: [...this.#children.values()].map((c) => ({ labels: { ...c.labels }, value: c.value })),
+      values: [...this.children.values()].map((c) => ({ labels: { ...c.labels }, value: c.value })),
     };
   }
 
-  reset(): void {
-    this.#children.clear();
+  override reset(): void {
+    super.reset();
     if (this.labelNames.length === 0) this.labels();
   }
 }
@@ -125,49 +146,35 @@ export class FastHistogramChild {
  * const h = new FastHistogram({ name: 'x_seconds', help: '…', labelNames: ['store'], buckets: [0.001, 0.01], registers: [registry] });
  * h.labels('redis').observe(0.0004);
  */
-export class FastHistogram<L extends string = never> {
-  readonly name: string;
-  readonly help: string;
+export class FastHistogram<L extends string = never> extends FastMetric<L, FastHistogramChild> {
   readonly type = 'histogram' as const;
-  readonly aggregator = 'sum' as const;
-  readonly labelNames: readonly L[];
   readonly buckets: readonly number[];
-  readonly #children = new Map<string, FastHistogramChild>();
 
   constructor(cfg: Config<L> & { readonly buckets: readonly number[] }) {
-    this.name = cfg.name;
-    this.help = cfg.help;
-    this.labelNames = cfg.labelNames ?? [];
+    super(cfg);
     this.buckets = [...cfg.buckets].sort((a, b) => a - b);
-    for (const r of cfg.registers) r.registerMetric(this as unknown as Metric);
+    this.register(cfg.registers);
   }
 
-  /** The child of these label values (in `labelNames` order), made on first use. */
-  labels(...values: string[]): FastHistogramChild {
-    const key = keyOf(values);
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      child = new FastHistogramChild(labelsOf(this.labelNames, values, this.name), this.buckets);
-      this.#children.set(key, child);
-    }
-    return child;
+  protected make(labels: Readonly<Record<string, string>>): FastHistogramChild {
+    return new FastHistogramChild(labels, this.buckets);
   }
 
   async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
     const values: MetricValue<string>[] = [];
-    for (const c of this.#children.values()) {
+    for (const c of this.children.values()) {
       let acc = 0;
       this.buckets.forEach((le, i) => {
         acc += c.counts[i] as number;
         values.push({
           metricName: `${this.name}_bucket`,
-          labels: { ...c.labels, le },
+          labels: { le, ...c.labels },
           value: acc,
         } as MetricValue<string>);
       });
       values.push({
         metricName: `${this.name}_bucket`,
-        labels: { ...c.labels, le: '+Inf' },
+        labels: { le: '+Inf', ...c.labels },
         value: c.count,
       } as MetricValue<string>);
       values.push({
@@ -189,9 +196,5 @@ export class FastHistogram<L extends string = never> {
       aggregator: this.aggregator,
       values,
     };
-  }
-
-  reset(): void {
-    this.#children.clear();
   }
 }

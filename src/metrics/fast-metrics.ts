@@ -3,9 +3,9 @@ import type { Metric, MetricObjectWithValues, MetricValue, Registry } from 'prom
 /*
  * Counters and histograms for hot paths, exported through a prom-client Registry (which formats them, next to
  * prom-client's own metrics). Why not prom-client's: its `labels(...)` children validate and hash the label set
- * on every `inc`/`observe`; measured here 1.5-3 µs per counter increment and 3.5-4 µs per histogram
- * observation, as much as serving one entity from SQLite. A child here is a plain object updated in place:
- * a number add, or a bucket search and two adds. Labels are resolved once, when the child is made.
+ * on every `inc`/`observe`; measured here (CPU time) 0.45 µs per counter increment and 0.75 µs per histogram
+ * observation, against 8 ns and 20 ns for these. A child here is a plain object updated in place: a number add,
+ * or a bucket search and two adds. Labels are resolved once, when the child is made.
  */
 
 interface Config<L extends string> {

@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics.js';
 
 /**
  * Latency buckets (seconds) from 50 µs to 10 s: a served request from the SQLite store takes tens of
@@ -16,8 +17,9 @@ export type DeadLetterReason = 'malformed' | 'late' | 'too_far_ahead' | (string 
  * Names and labels are stable: dashboards and alerts depend on them. A process normally uses the one
  * {@link processMetrics} instance; tests create their own to count exactly.
  *
- * The objects are plain prom-client metrics; hot paths increment them once per request or per batch with
- * counts, never once per feature value or per event.
+ * Hot-path metrics are {@link FastCounter}/{@link FastHistogram} (children resolved once, updated in place;
+ * see fast-metrics.ts for why), the rest plain prom-client metrics; all are in one prom-client Registry. Hot
+ * paths increment them once per request or per batch with counts, never once per feature value or per event.
  *
  * @example
  * const metrics = new TesseraMetrics();
@@ -28,22 +30,22 @@ export class TesseraMetrics {
   readonly registry: Registry;
 
   // HTTP server
-  readonly httpRequestDuration: Histogram<'route' | 'method' | 'status'>;
-  readonly httpRequests: Counter<'route' | 'method' | 'status'>;
+  readonly httpRequestDuration: FastHistogram<'route' | 'method' | 'status'>;
+  readonly httpRequests: FastCounter<'route' | 'method' | 'status'>;
   // Online serving
-  readonly onlineStoreReadDuration: Histogram<'store'>;
-  readonly onlineStoreReadErrors: Counter<'store'>;
-  readonly featureValuesServed: Counter<'view' | 'status'>;
-  readonly fallbacks: Counter<'view' | 'feature'>;
-  readonly deadlinesExceeded: Counter;
+  readonly onlineStoreReadDuration: FastHistogram<'store'>;
+  readonly onlineStoreReadErrors: FastCounter<'store'>;
+  readonly featureValuesServed: FastCounter<'view' | 'status'>;
+  readonly fallbacks: FastCounter<'view' | 'feature'>;
+  readonly deadlinesExceeded: FastCounter;
   // Stream engine
-  readonly streamEvents: Counter<'source'>;
-  readonly streamBatches: Counter<'source'>;
-  readonly streamDeadLetters: Counter<'source' | 'reason'>;
-  readonly streamLateEvents: Counter<'source'>;
-  readonly streamConflicts: Counter<'source'>;
-  readonly streamRebalances: Counter<'source' | 'change'>;
-  readonly streamBatchDuration: Histogram<'source'>;
+  readonly streamEvents: FastCounter<'source'>;
+  readonly streamBatches: FastCounter<'source'>;
+  readonly streamDeadLetters: FastCounter<'source' | 'reason'>;
+  readonly streamLateEvents: FastCounter<'source'>;
+  readonly streamConflicts: FastCounter<'source'>;
+  readonly streamRebalances: FastCounter<'source' | 'change'>;
+  readonly streamBatchDuration: FastHistogram<'source'>;
   readonly streamConsumerLag: Gauge<'source' | 'partition'>;
   readonly streamEventLag: Gauge<'source' | 'partition'>;
   // Freshness (refreshed at each scrape by the hooks of whoever serves or streams)
@@ -64,87 +66,87 @@ export class TesseraMetrics {
     const registers = [registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
-    this.httpRequestDuration = new Histogram({
+    this.httpRequestDuration = new FastHistogram({
       name: 'tessera_http_request_duration_seconds',
       help: 'HTTP request latency, from request received to response sent, by route pattern and status',
       labelNames: ['route', 'method', 'status'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.httpRequests = new Counter({
+    this.httpRequests = new FastCounter({
       name: 'tessera_http_requests_total',
       help: 'HTTP requests answered, by route pattern and status',
       labelNames: ['route', 'method', 'status'],
       registers,
     });
-    this.onlineStoreReadDuration = new Histogram({
+    this.onlineStoreReadDuration = new FastHistogram({
       name: 'tessera_online_store_read_duration_seconds',
       help: 'Online-store read of one online-features request (one round trip for all views and entities)',
       labelNames: ['store'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.onlineStoreReadErrors = new Counter({
+    this.onlineStoreReadErrors = new FastCounter({
       name: 'tessera_online_store_read_errors_total',
       help: 'Online-store reads of online-features requests that failed',
       labelNames: ['store'],
       registers,
     });
-    this.featureValuesServed = new Counter({
+    this.featureValuesServed = new FastCounter({
       name: 'tessera_feature_values_served_total',
       help: 'Feature values served online, by view and status (PRESENT, NULL_VALUE, NOT_FOUND, OUTSIDE_MAX_AGE, DEFAULTED)',
       labelNames: ['view', 'status'],
       registers,
     });
-    this.fallbacks = new Counter({
+    this.fallbacks = new FastCounter({
       name: 'tessera_fallbacks_total',
       help: 'Feature values served from their configured fallback (missing, null, too old, or past the deadline)',
       labelNames: ['view', 'feature'],
       registers,
     });
-    this.deadlinesExceeded = new Counter({
+    this.deadlinesExceeded = new FastCounter({
       name: 'tessera_serving_deadline_exceeded_total',
       help: 'Online-features requests whose online-store read missed the deadline (fallbacks served)',
       registers,
     });
 
-    this.streamEvents = new Counter({
+    this.streamEvents = new FastCounter({
       name: 'tessera_stream_events_total',
       help: 'Stream events accepted and committed (folded into tiles, appended to the lake)',
       labelNames: ['source'],
       registers,
     });
-    this.streamBatches = new Counter({
+    this.streamBatches = new FastCounter({
       name: 'tessera_stream_batches_total',
       help: 'Stream batches committed',
       labelNames: ['source'],
       registers,
     });
-    this.streamDeadLetters = new Counter({
+    this.streamDeadLetters = new FastCounter({
       name: 'tessera_stream_dead_letters_total',
       help: 'Stream records written to the dead-letter folder, by reason (malformed, late, too_far_ahead)',
       labelNames: ['source', 'reason'],
       registers,
     });
-    this.streamLateEvents = new Counter({
+    this.streamLateEvents = new FastCounter({
       name: 'tessera_stream_late_events_total',
       help: 'Stream events later than allowed lateness behind the watermark (also counted as dead letters)',
       labelNames: ['source'],
       registers,
     });
-    this.streamConflicts = new Counter({
+    this.streamConflicts = new FastCounter({
       name: 'tessera_stream_conflicts_total',
       help: "Stream batch commits refused because another worker had moved a partition's checkpoint",
       labelNames: ['source'],
       registers,
     });
-    this.streamRebalances = new Counter({
+    this.streamRebalances = new FastCounter({
       name: 'tessera_stream_rebalances_total',
       help: 'Partition assignment changes of the stream worker (change: assigned, revoked)',
       labelNames: ['source', 'change'],
       registers,
     });
-    this.streamBatchDuration = new Histogram({
+    this.streamBatchDuration = new FastHistogram({
       name: 'tessera_stream_batch_duration_seconds',
       help: 'Time to process and commit one stream batch',
       labelNames: ['source'],

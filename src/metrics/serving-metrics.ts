@@ -1,7 +1,7 @@
-import type { Counter, Histogram } from 'prom-client';
 import type { OnlinePlan } from '../serving/online-plan.js';
 import { type ServedResult, type ServingObserver, servedColumns } from '../serving/online-serving.js';
 import type { FeatureStatus } from '../serving/types.js';
+import type { FastCounterChild, FastHistogramChild } from './fast-metrics.js';
 import type { TesseraMetrics } from './metrics.js';
 
 const STATUSES: readonly FeatureStatus[] = [
@@ -34,7 +34,7 @@ function statusIndex(s: FeatureStatus): number {
  */
 interface PlanCounters {
   /** Per counted group (the plan's views, then its on-demand views): the status counters, made on first use. */
-  readonly groups: { readonly view: string; readonly byStatus: (Counter.Internal | undefined)[] }[];
+  readonly groups: { readonly view: string; readonly byStatus: (FastCounterChild | undefined)[] }[];
   /** Per view: how many output columns it feeds (each entity row of the view yields that many values). */
   readonly columnsOfView: readonly number[];
   /** Output columns that are not a join key: column index, its group, and its fallback counter if it has one. */
@@ -42,7 +42,7 @@ interface PlanCounters {
     readonly column: number;
     readonly group: number;
     readonly fromView: boolean;
-    readonly fallback: Counter.Internal | undefined;
+    readonly fallback: FastCounterChild | undefined;
   }[];
   /** Scratch counts, group × status (serving is single-threaded, and counting is synchronous). */
   readonly counts: Float64Array;
@@ -51,7 +51,7 @@ interface PlanCounters {
 
 function planCounters(metrics: TesseraMetrics, plan: OnlinePlan): PlanCounters {
   const groups = [...plan.views.map((v) => v.ref.name), ...plan.onDemand.map((od) => od.view.name)].map(
-    (view) => ({ view, byStatus: new Array<Counter.Internal | undefined>(N_STATUS) }),
+    (view) => ({ view, byStatus: new Array<FastCounterChild | undefined>(N_STATUS) }),
   );
   const columnsOfView = plan.views.map(() => 0);
   const features: PlanCounters['features'][number][] = [];
@@ -160,11 +160,9 @@ function countServed(
     for (let s = 0; s < N_STATUS; s++) {
       const count = counts[g * N_STATUS + s] as number;
       if (count <= 0) continue;
-      let counter = group.byStatus[s];
-      if (counter === undefined) {
-        counter = metrics.featureValuesServed.labels(group.view, STATUSES[s] as string);
-        group.byStatus[s] = counter;
-      }
+      const counter =
+        group.byStatus[s] ?? metrics.featureValuesServed.labels(group.view, STATUSES[s] as string);
+      group.byStatus[s] = counter;
       counter.inc(count);
     }
   }
@@ -176,8 +174,8 @@ function countServed(
 
 /** Per (method, route, status): the histogram and counter children, looked up once. */
 interface HttpChildren {
-  readonly duration: Histogram.Internal<'route' | 'method' | 'status'>;
-  readonly requests: Counter.Internal;
+  readonly duration: FastHistogramChild;
+  readonly requests: FastCounterChild;
 }
 
 /**
@@ -196,10 +194,9 @@ export function httpRecorder(
     const key = `${method} ${status} ${r}`;
     let c = children.get(key);
     if (c === undefined) {
-      const labels = { route: r, method, status: String(status) };
       c = {
-        duration: metrics.httpRequestDuration.labels(labels),
-        requests: metrics.httpRequests.labels(labels),
+        duration: metrics.httpRequestDuration.labels(r, method, String(status)),
+        requests: metrics.httpRequests.labels(r, method, String(status)),
       };
       children.set(key, c);
     }

@@ -171,11 +171,22 @@ export class OnlineServing {
     warnings: string[],
   ): Promise<(StoredRow | null)[][] | undefined> {
     if (plan.views.length === 0) return [];
-    let read = plan.aggregates ? this.readAll(plan, keys, now) : this.opts.store.read(plan.rowReads(keys));
     const observer = this.observer;
+    const started = observer === undefined ? 0 : performance.now();
+    let read = plan.aggregates ? this.readAll(plan, keys, now) : this.opts.store.read(plan.rowReads(keys));
+    if (deadlineMs === undefined) {
+      if (observer === undefined) return read;
+      try {
+        const r = await read;
+        observer.storeRead((performance.now() - started) / 1000, false);
+        return r;
+      } catch (e) {
+        observer.storeRead((performance.now() - started) / 1000, true);
+        throw e;
+      }
+    }
     if (observer !== undefined) {
-      // Timed to its end even past a deadline: the histogram shows how slow the store really was.
-      const started = performance.now();
+      // Timed to its end even past the deadline: the histogram shows how slow the store really was.
       read = read.then(
         (r) => {
           observer.storeRead((performance.now() - started) / 1000, false);
@@ -187,7 +198,6 @@ export class OnlineServing {
         },
       );
     }
-    if (deadlineMs === undefined) return read;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<typeof DEADLINE>((resolve) => {
       timer = setTimeout(() => resolve(DEADLINE), deadlineMs);

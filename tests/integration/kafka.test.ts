@@ -19,6 +19,7 @@ import {
   stringSerializers,
 } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KafkaSource } from '../../src/stream/kafka/kafka-source.js';
 import { kafkaBrokers } from '../helpers/services.js';
 
 type StringMessage = Message<string, string, string, string>;
@@ -256,6 +257,16 @@ describe('Kafka broker (scripts/services.sh) with @platformatic/kafka', () => {
       const offsets = got.filter((m) => m.partition === p).map((m) => m.offset);
       expect(offsets[0]).toBe(stored[p]);
       expect(offsets.at(-1)).toBe(latest[p]! - 1n);
+    }
+  });
+
+  it("gives each partition's end offset through KafkaSource.endOffsets (for consumer-lag metrics)", async () => {
+    const source = new KafkaSource({ brokers, topic, groupId: `tessera-ends-${run}` });
+    try {
+      const latest = await latestOffsets();
+      expect(await source.endOffsets()).toEqual(new Map(latest.map((o, p) => [`${topic}/${p}`, Number(o)])));
+    } finally {
+      await source.close();
     }
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { RegistryState } from '../definitions/definition.js';
+import { recordFeatureLogDropped } from '../metrics/metrics.js';
 import type { ColumnSpec } from '../offline/duckdb/rows-table.js';
 import { servedColumns } from '../serving/online-serving.js';
 import type { OnlineFeaturesRequest, OnlineFeaturesResult } from '../serving/types.js';
@@ -114,6 +115,7 @@ export class FeatureLogger {
     const n = result.rows.length;
     if (this.closed || this.queuedRows + this.inFlightRows + n > this.opts.queueSize) {
       this.counters.droppedRows += n;
+      recordFeatureLogDropped(n, this.closed ? 'closed' : 'queue_full');
       return;
     }
     this.queue.push({ servedAtMs, state, featureService: service, features: request.features, result });
@@ -184,6 +186,7 @@ export class FeatureLogger {
         } catch (e) {
           const error = e instanceof Error ? e : new Error(String(e));
           this.counters.failedRows += n;
+          recordFeatureLogDropped(n, 'write_failed');
           this.counters.lastError = error.message;
           try {
             this.opts.onError?.(error);

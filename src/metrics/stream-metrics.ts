@@ -3,7 +3,7 @@ import type { OnlineStore } from '../online/online-store.js';
 import type { StreamSource } from '../stream/stream-source.js';
 import type { StreamObserver, StreamWorker } from '../stream/stream-worker.js';
 import { evaluateFreshness, setFreshnessGauges } from './freshness-report.js';
-import type { TesseraMetrics } from './metrics.js';
+import { recordValidationFailures, type TesseraMetrics } from './metrics.js';
 
 /** What {@link instrumentStream} watches. */
 export interface StreamInstrumentation {
@@ -38,6 +38,7 @@ export function instrumentStream(metrics: TesseraMetrics, s: StreamInstrumentati
     malformed: metrics.streamDeadLetters.labels(source, 'malformed'),
     late: metrics.streamDeadLetters.labels(source, 'late'),
     tooFarAhead: metrics.streamDeadLetters.labels(source, 'too_far_ahead'),
+    invalid: metrics.streamDeadLetters.labels(source, 'invalid'),
   };
   const conflicts = metrics.streamConflicts.labels(source);
   const duration = metrics.streamBatchDuration.labels(source);
@@ -51,6 +52,10 @@ export function instrumentStream(metrics: TesseraMetrics, s: StreamInstrumentati
         lateEvents.inc(b.late);
       }
       if (b.tooFarAhead > 0) dead.tooFarAhead.inc(b.tooFarAhead);
+      if (b.invalid > 0) dead.invalid.inc(b.invalid);
+      for (const [expectation, { severity, count }] of b.checkFailures) {
+        recordValidationFailures({ subject: source, expectation, severity }, count, metrics);
+      }
       duration.observe(b.seconds);
     },
     conflict() {

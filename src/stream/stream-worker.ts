@@ -71,6 +71,10 @@ export interface StreamObserver {
     readonly malformed: number;
     readonly late: number;
     readonly tooFarAhead: number;
+    /** Events refused by an `error` expectation of the source. */
+    readonly invalid: number;
+    /** Expectation failures of the batch by name, both severities. */
+    readonly checkFailures: ReadonlyMap<string, { severity: 'error' | 'warn'; count: number }>;
     readonly seconds: number;
   }): void;
   /** A commit was refused: another worker moved a partition on. */
@@ -191,16 +195,18 @@ export class StreamWorker implements StreamHandler {
    * Check failures of the batch in progress, by expectation name; added to `counters` only once the batch is
    * committed, so a batch retried after a failed commit is counted once (like every other counter).
    */
-  #batchFailures = new Map<string, number>();
+  #batchFailures = new Map<string, { severity: 'error' | 'warn'; count: number }>();
   /** Set by `#onWarn` while one event is checked: an event failing several warn checks counts once. */
   #warnedThisEvent = false;
   readonly #onWarn = (failure: { name: string }): void => {
-    this.#countFailure(failure.name);
+    this.#countFailure(failure.name, 'warn');
     this.#warnedThisEvent = true;
   };
 
-  #countFailure(name: string): void {
-    this.#batchFailures.set(name, (this.#batchFailures.get(name) ?? 0) + 1);
+  #countFailure(name: string, severity: 'error' | 'warn'): void {
+    const seen = this.#batchFailures.get(name);
+    if (seen === undefined) this.#batchFailures.set(name, { severity, count: 1 });
+    else seen.count++;
   }
 
   /** Reports every batch, conflict and rebalance to `observer` from now on (undefined: stop). */
@@ -290,7 +296,7 @@ export class StreamWorker implements StreamHandler {
             value: r.value,
           });
           invalid++;
-          this.#countFailure(failure.name);
+          this.#countFailure(failure.name, 'error');
           continue;
         }
         for (const c of this.#checkOnlyColumns) (row as Record<string, unknown>)[c] = undefined;
@@ -358,14 +364,16 @@ export class StreamWorker implements StreamHandler {
       this.counters.late += late;
       this.counters.invalid += invalid;
       this.counters.warned += warned;
-      for (const [name, n] of this.#batchFailures) {
-        this.counters.checkFailures[name] = (this.counters.checkFailures[name] ?? 0) + n;
+      for (const [name, { count }] of this.#batchFailures) {
+        this.counters.checkFailures[name] = (this.counters.checkFailures[name] ?? 0) + count;
       }
       this.#observer?.batch({
         events: accepted.length,
         malformed,
         late,
         tooFarAhead,
+        invalid,
+        checkFailures: this.#batchFailures,
         seconds: (performance.now() - started) / 1000,
       });
     } catch (e) {

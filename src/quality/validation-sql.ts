@@ -112,13 +112,29 @@ export function failingRowSql(
     case 'matches': {
       const c = quoteIdent(e.column);
       const p = quoteLiteral(e.pattern);
-      return dialect === 'duckdb'
-        ? `(${c} IS NOT NULL AND NOT regexp_matches(CAST(${c} AS VARCHAR), ${p}))`
-        : `(${c} IS NOT NULL AND NOT (CAST(${c} AS TEXT) ~ ${p}))`;
+      if (dialect === 'postgres') return `(${c} IS NOT NULL AND NOT (CAST(${c} AS TEXT) ~ ${p}))`;
+      // `^…$` without alternation is a full match, which RE2 decides about twice as fast as a search.
+      const inner = fullMatchBody(e.pattern);
+      return inner !== undefined
+        ? `(${c} IS NOT NULL AND NOT regexp_full_match(CAST(${c} AS VARCHAR), ${quoteLiteral(inner)}))`
+        : `(${c} IS NOT NULL AND NOT regexp_matches(CAST(${c} AS VARCHAR), ${p}))`;
     }
     default:
       return undefined;
   }
+}
+
+/**
+ * The body of a pattern anchored at both ends with no alternation and no escapes before the final `$`
+ * (`^[a-z]+@x\.io$` → `[a-z]+@x\.io`), whose search is the same as a full match of the body; else undefined.
+ */
+export function fullMatchBody(pattern: string): string | undefined {
+  if (!pattern.startsWith('^') || !pattern.endsWith('$') || pattern.includes('|')) return undefined;
+  const body = pattern.slice(1, -1);
+  // An odd run of backslashes before the `$` would make it a literal dollar.
+  const slashes = /\\*$/.exec(body)?.[0].length ?? 0;
+  if (slashes % 2 === 1 || body.startsWith('^') || body.includes('(?')) return undefined;
+  return body;
 }
 
 /**

@@ -4,6 +4,7 @@ import { TesseraError } from '../core/errors.js';
 import type { FeatureStore } from '../feature-store.js';
 import { BodyWriter, BufferPool } from './body-writer.js';
 import { fromFeastRequest, writeFeastResponse } from './feast-json.js';
+import { registerValidationRoutes } from './validation-routes.js';
 
 export interface ServerOptions {
   /** API keys accepted as `Authorization: Bearer <key>` or `x-api-key: <key>`; empty = no authentication. */
@@ -124,6 +125,8 @@ export async function buildServer(
     const written = await store.push({ view, rows, ...(body.to ? { to: body.to } : {}) });
     return { status: 'ok', view, ...written };
   });
+
+  registerValidationRoutes(app, store);
 
   return app;
 }

@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FeatureStore } from '../../src/feature-store.js';
 import { ValidationFailedError, type ValidationReport } from '../../src/quality/data-quality.js';
@@ -38,13 +39,14 @@ sources:
     type: csv
     path: data/profiles.csv
     timestamp_field: updated_at
+    expectations:
+      - between: { column: score, min: 0, max: 1 }
 feature_views:
   - name: customer_profile
     entities: [customer]
     source: profiles
     schema: { tier: string, score: float64 }
     expectations:
-      - between: { column: score, min: 0, max: 1 }
       - in_set: { column: tier, values: [gold, silver] }
         severity: warn
 `,
@@ -78,8 +80,29 @@ feature_views:
         ).rows[0]?.['tier'],
       ).toBeNull();
 
-      // Day 2 alone is clean; forced, day 1 loads with its failures reported.
+      // Day 2 alone is clean.
       expect((await store.materialize({ start: day(2), end: day(3) }))[0]?.rows).toBe(1);
+      // Quarantined: the failing row is set aside with its reason, the other rows load.
+      const qdir = join(dir, 'quarantine');
+      const loaded = await store.materialize({ start: day(1), end: day(2), quarantine: qdir, onValidation });
+      expect(loaded[0]?.rows).toBe(2);
+      const q = reports.at(-1)?.runs[0];
+      expect(q?.passed).toBe(true);
+      expect(q?.results[0]).toMatchObject({ name: 'between(score)', passed: false, quarantined: true });
+      expect(q?.quarantine?.rows).toBe(1);
+      const db = await DuckDBInstance.create(':memory:');
+      const c = await db.connect();
+      const quarantined = (
+        await c.runAndReadAll(`SELECT customer_id, _reason FROM read_parquet('${q?.quarantine?.path}')`)
+      ).getRows();
+      c.closeSync();
+      db.closeSync();
+      expect(quarantined).toEqual([[3n, 'between(score)']]);
+      const online = async (customer_id: number) =>
+        (await store.getOnlineFeatures({ features: ['customer_profile:tier'], entities: [{ customer_id }] }))
+          .rows[0]?.['tier'];
+      expect([await online(1), await online(3)]).toEqual(['gold', null]);
+      // Forced, day 1 loads whole with its failures reported.
       const forced = await store.materialize({ start: day(1), end: day(2), force: true, onValidation });
       expect(forced[0]?.rows).toBe(3);
       expect(reports.at(-1)?.passed).toBe(false);
@@ -105,10 +128,11 @@ feature_views:
       await expect(store.getHistoricalFeatures(request)).rejects.toThrow(/historical stopped/);
 
       const history = await store.quality.history({ limit: 100 });
-      // materialize: failed, day 2, forced; historical: view + training set (forced), view (stopped).
+      // Each gate checks the source and the view: materialize failed, day 2, quarantined, forced (8 runs);
+      // historical: forced with the training set (3), stopped (2).
       expect(history.map((r) => r.trigger).sort()).toEqual([
-        ...Array(3).fill('historical'),
-        ...Array(3).fill('materialize'),
+        ...Array(5).fill('historical'),
+        ...Array(8).fill('materialize'),
       ]);
     } finally {
       await store.close();

@@ -1,4 +1,6 @@
 import { isCompatible } from '../definitions/validate.js';
+// The quoting and timestamp text of the DuckDB store are valid PostgreSQL too.
+import { quoteIdent, quoteLiteral, timestamptzLiteral } from '../offline/duckdb/sql.js';
 import type { Expectation } from './expectations.js';
 
 /**
@@ -47,16 +49,7 @@ export interface ValidationPlan {
   readonly where: string;
 }
 
-export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-export const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
-
-/** Epoch µs as a timestamptz literal both engines parse exactly. */
-export function timestampLiteral(us: bigint): string {
-  const seconds = us / 1_000_000n - (us % 1_000_000n < 0n ? 1n : 0n);
-  const fraction = us - seconds * 1_000_000n;
-  const iso = new Date(Number(seconds) * 1000).toISOString();
-  return `TIMESTAMPTZ '${iso.slice(0, 10)} ${iso.slice(11, 19)}.${fraction.toString().padStart(6, '0')}+00'`;
-}
+export { quoteIdent, quoteLiteral };
 
 const numberLiteral = (n: number): string => {
   if (Number.isFinite(n)) return String(n);
@@ -78,8 +71,8 @@ export function rangeWhere(input: Pick<ValidationSqlInput, 'timestampField' | 's
   const parts: string[] = [];
   if (input.timestampField !== undefined) {
     const ts = quoteIdent(input.timestampField);
-    if (input.startUs !== undefined) parts.push(`${ts} >= ${timestampLiteral(input.startUs)}`);
-    if (input.endUs !== undefined) parts.push(`${ts} < ${timestampLiteral(input.endUs)}`);
+    if (input.startUs !== undefined) parts.push(`${ts} >= ${timestamptzLiteral(input.startUs)}`);
+    if (input.endUs !== undefined) parts.push(`${ts} < ${timestamptzLiteral(input.endUs)}`);
   }
   return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
 }

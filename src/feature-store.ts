@@ -28,7 +28,12 @@ import { DuckDbOfflineStore } from './offline/duckdb/duckdb-offline-store.js';
 import type { OfflineStore, OfflineWriter, SourceColumn, SpineInput } from './offline/offline-store.js';
 import type { OnlineStore } from './online/online-store.js';
 import { openOnlineStore } from './online/open-online-store.js';
-import { DataQuality, type ValidateRequest, type ValidationReport } from './quality/data-quality.js';
+import {
+  DataQuality,
+  type ValidateRequest,
+  type ValidationReport,
+  withQuarantinedSources,
+} from './quality/data-quality.js';
 import type { ExpectationInput } from './quality/expectations.js';
 import { validateQualityDefinitions } from './quality/validate-expectations.js';
 import { openRegistryStore } from './registry/open-registry.js';
@@ -387,32 +392,43 @@ export class FeatureStore {
     onProgress?: (p: { view: string; rows: number; done: boolean }) => void;
     /** Load even when an `error` expectation of a view or its source fails on [start, end). */
     force?: boolean;
+    /**
+     * Set aside the rows of file sources failing a row-level `error` expectation of the source: written to a
+     * Parquet file with `_reason` in this folder, while the other rows load.
+     */
+    quarantine?: string;
     /** Called with the validation report that gated the run, pass or fail (to print it). */
     onValidation?: (report: ValidationReport) => void;
   }): Promise<MaterializeReport[]> {
     await this.refresh();
-    await this.quality.gate(
-      this.currentState(),
-      selectViews(this.currentState(), opts.views).map((s) => s.view.name),
-      {
-        start: opts.start,
-        end: opts.end,
-        force: opts.force ?? false,
-        trigger: 'materialize',
-        onReport: opts.onValidation,
-      },
-    );
-    const reports = await materialize({
-      state: this.currentState(),
-      offline: this.offline,
-      online: this.online,
-      startMs: opts.start.getTime(),
-      endMs: opts.end.getTime(),
-      chunkRows: this.config.materialization.chunk_rows,
-      ...(opts.views ? { views: opts.views } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
-    return reports;
+    const state = this.currentState();
+    const cleanCopyDir = join(this.config.repoPath, '.tessera', 'tmp', `clean-${randomUUID()}`);
+    try {
+      const gate = await this.quality.gate(
+        state,
+        selectViews(state, opts.views).map((s) => s.view.name),
+        {
+          start: opts.start,
+          end: opts.end,
+          force: opts.force ?? false,
+          trigger: 'materialize',
+          onReport: opts.onValidation,
+          ...(opts.quarantine !== undefined ? { quarantineDir: opts.quarantine, cleanCopyDir } : {}),
+        },
+      );
+      return await materialize({
+        state: withQuarantinedSources(state, gate),
+        offline: this.offline,
+        online: this.online,
+        startMs: opts.start.getTime(),
+        endMs: opts.end.getTime(),
+        chunkRows: this.config.materialization.chunk_rows,
+        ...(opts.views ? { views: opts.views } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
+    } finally {
+      await rm(cleanCopyDir, { recursive: true, force: true });
+    }
   }
 
   /**

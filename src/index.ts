@@ -24,6 +24,10 @@ export type { ColumnProfile, Profile } from './monitoring/profile.js';
 export type { ProfileInfo, ProfileStore, StoredProfile } from './monitoring/profile-store.js';
 export type { HistoricalResult, OfflineStore, SpineInput } from './offline/offline-store.js';
 export type { OnlineStore } from './online/online-store.js';
+export { ValidationFailedError, type ValidationReport } from './quality/data-quality.js';
+export { checks, type Expectation, type ExpectationInput, type Severity } from './quality/expectations.js';
+export type { ValidationResultsStore } from './quality/results-store.js';
+export type { ExpectationResult, ValidationRun } from './quality/validation-result.js';
 export type { RegistryStore } from './registry/registry-store.js';
 export { buildServer } from './server/http-server.js';
 export type {

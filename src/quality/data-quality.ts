@@ -1,5 +1,6 @@
 import { TesseraError } from '../core/errors.js';
 import type { RegistryState } from '../definitions/definition.js';
+import type { Source } from '../definitions/source.js';
 import { type ExpectationInput, normalizeExpectations } from './expectations.js';
 import { PostgresResultsStore } from './postgres/postgres-results-store.js';
 import type { ValidationListFilter, ValidationResultsStore } from './results-store.js';
@@ -7,6 +8,43 @@ import { type RunOptions, Validator, type ValidatorOptions } from './run-validat
 import { SqliteResultsStore } from './sqlite/sqlite-results-store.js';
 import { gateSubjects, subjectsOf, trainingSetSubject, type ValidationSubject } from './subjects.js';
 import type { ValidationRun } from './validation-result.js';
+
+/**
+ * The state a job should read after a gate that quarantined rows: each source whose failing rows were set aside
+ * is replaced by its clean copy (Parquet, the checked range only).
+ *
+ * @example const state2 = withQuarantinedSources(state, await dq.gate(state, views, { quarantineDir, cleanCopyDir }));
+ */
+export function withQuarantinedSources(state: RegistryState, report: ValidationReport): RegistryState {
+  const clean = new Map(
+    report.runs.flatMap((r) =>
+      r.subject.kind === 'source' && r.quarantine?.cleanPath
+        ? [[r.subject.name, r.quarantine.cleanPath]]
+        : [],
+    ),
+  );
+  if (clean.size === 0) return state;
+  return {
+    ...state,
+    sources: state.sources.map((s) => {
+      const path = clean.get(s.name);
+      if (path === undefined) return s;
+      const {
+        delimiter: _d,
+        table: _t,
+        query: _q,
+        connection: _c,
+        ...rest
+      } = s as Source & {
+        delimiter?: string;
+        table?: string;
+        query?: string;
+        connection?: string;
+      };
+      return Object.freeze({ ...rest, type: 'parquet', path }) as Source;
+    }),
+  };
+}
 
 /** The runs of one validation (one per subject) and their verdict. */
 export interface ValidationReport {

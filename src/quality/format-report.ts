@@ -12,6 +12,7 @@ function value(v: ExpectationResult['observed']): string {
 
 function status(r: ExpectationResult): string {
   if (r.passed) return pc.green('pass');
+  if (r.quarantined) return pc.yellow('quar');
   return r.severity === 'error' ? pc.red('FAIL') : pc.yellow('warn');
 }
 

@@ -45,6 +45,11 @@ export interface RunOptions {
   readonly trigger?: string;
   /** Write failing rows of row-level `error` checks, with a `_reason` column, under this folder (files only). */
   readonly quarantineDir?: string;
+  /**
+   * With `quarantineDir`, on a source subject: also write the range's other rows to a clean Parquet copy here,
+   * mark the quarantined checks, and leave them out of the verdict (the job loads the clean copy).
+   */
+  readonly cleanCopyDir?: string;
   /** The instant staleness is measured from when no `end` is given (default now). */
   readonly now?: Date;
 }
@@ -115,20 +120,31 @@ export class Validator {
       const results = subject.expectations.map(
         (e) => withSamples.find((r) => r.name === e.name) ?? missingResult(e, missing.get(e.name) ?? []),
       );
-      const failed = countFailures(results);
       let quarantine: ValidationRun['quarantine'];
+      let verdict = results;
       if (opts.quarantineDir !== undefined && engine.exec !== undefined) {
         const checks = runnable.filter((e) => ROW_LEVEL.has(e.check) && e.severity === 'error');
         const failedNames = new Set(results.filter((r) => !r.passed).map((r) => r.name));
         const failing = checks.filter((e) => failedNames.has(e.name));
         if (failing.length > 0) {
-          const path = resolve(opts.quarantineDir, `${subject.kind}-${subject.name}-${Date.now()}.parquet`);
+          const stamp = `${subject.kind}-${subject.name}-${Date.now()}`;
+          const path = resolve(opts.quarantineDir, `${stamp}.parquet`);
+          const clean =
+            opts.cleanCopyDir !== undefined && subject.data.type === 'source' && !subject.data.projection
+              ? resolve(opts.cleanCopyDir, `${stamp}.parquet`)
+              : undefined;
           quarantine = {
             path,
-            rows: await writeQuarantine(engine, failing, columnTypes, plan.where, path),
+            rows: await writeQuarantine(engine, failing, columnTypes, plan.where, path, clean),
+            ...(clean !== undefined ? { cleanPath: clean } : {}),
           };
+          if (clean !== undefined) {
+            const names = new Set(failing.map((e) => e.name));
+            verdict = results.map((r) => (names.has(r.name) ? { ...r, quarantined: true } : r));
+          }
         }
       }
+      const failed = countFailures(verdict.filter((r) => !r.quarantined));
       const rows = Number(row['n'] ?? 0);
       return {
         id: randomUUID(),
@@ -149,7 +165,7 @@ export class Validator {
         rows,
         passed: failed.error === 0,
         failed,
-        results,
+        results: verdict,
         ...(quarantine !== undefined ? { quarantine } : {}),
       };
     } catch (e) {
@@ -321,12 +337,21 @@ async function writeQuarantine(
   columnTypes: ReadonlyMap<string, string>,
   where: string,
   path: string,
+  cleanPath?: string,
 ): Promise<number> {
   const conds = checks.map((e) => ({ name: e.name, sql: failingRowSql(e, 'duckdb', columnTypes) as string }));
   const reason = `concat_ws('; ', ${conds.map((c) => `CASE WHEN ${c.sql} THEN ${quoteLiteral(c.name)} END`).join(', ')})`;
-  const select = `SELECT *, ${reason} AS "_reason" FROM ${engine.relation} WHERE (${where}) AND (${conds.map((c) => c.sql).join(' OR ')})`;
+  const anyFails = `(${conds.map((c) => c.sql).join(' OR ')})`;
+  const select = `SELECT *, ${reason} AS "_reason" FROM ${engine.relation} WHERE (${where}) AND ${anyFails}`;
   await mkdir(dirname(path), { recursive: true });
   await engine.exec?.(`COPY (${select}) TO ${quoteLiteral(path)} (FORMAT parquet)`);
+  if (cleanPath !== undefined) {
+    // IS NOT TRUE: a condition that is NULL (a null compared) does not fail the row, so the row stays.
+    await mkdir(dirname(cleanPath), { recursive: true });
+    await engine.exec?.(
+      `COPY (SELECT * FROM ${engine.relation} WHERE (${where}) AND ${anyFails} IS NOT TRUE) TO ${quoteLiteral(cleanPath)} (FORMAT parquet)`,
+    );
+  }
   const n = await engine.query(`SELECT count(*) AS n FROM read_parquet(${quoteLiteral(path)})`);
   return Number(n[0]?.['n'] ?? 0);
 }

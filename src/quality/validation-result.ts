@@ -18,6 +18,8 @@ export interface ExpectationResult {
   readonly samples?: readonly Record<string, unknown>[];
   /** Why the check passed without a value, or extra detail (`observed min -3, max 120`). */
   readonly note?: string;
+  /** Its failing rows were set aside (quarantine) and the job went on without them. */
+  readonly quarantined?: boolean;
 }
 
 export type SubjectKind = 'source' | 'view' | 'service';
@@ -41,7 +43,12 @@ export interface ValidationRun {
   readonly failed: { readonly error: number; readonly warn: number };
   readonly results: readonly ExpectationResult[];
   /** Where failing rows were written with `--quarantine`. */
-  readonly quarantine?: { readonly path: string; readonly rows: number };
+  readonly quarantine?: {
+    readonly path: string;
+    readonly rows: number;
+    /** The checked range without the quarantined rows, which the job loaded instead of the source. */
+    readonly cleanPath?: string;
+  };
 }
 
 const num = (v: unknown): number | null => {

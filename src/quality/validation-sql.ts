@@ -1,4 +1,6 @@
 import { isCompatible } from '../definitions/validate.js';
+// The quoting and timestamp text of the DuckDB store are valid PostgreSQL too.
+import { quoteIdent, quoteLiteral, timestamptzLiteral } from '../offline/duckdb/sql.js';
 import type { Expectation } from './expectations.js';
 
 /**
@@ -47,16 +49,7 @@ export interface ValidationPlan {
   readonly where: string;
 }
 
-export const quoteIdent = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-export const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
-
-/** Epoch µs as a timestamptz literal both engines parse exactly. */
-export function timestampLiteral(us: bigint): string {
-  const seconds = us / 1_000_000n - (us % 1_000_000n < 0n ? 1n : 0n);
-  const fraction = us - seconds * 1_000_000n;
-  const iso = new Date(Number(seconds) * 1000).toISOString();
-  return `TIMESTAMPTZ '${iso.slice(0, 10)} ${iso.slice(11, 19)}.${fraction.toString().padStart(6, '0')}+00'`;
-}
+export { quoteIdent, quoteLiteral };
 
 const numberLiteral = (n: number): string => {
   if (Number.isFinite(n)) return String(n);
@@ -78,8 +71,8 @@ export function rangeWhere(input: Pick<ValidationSqlInput, 'timestampField' | 's
   const parts: string[] = [];
   if (input.timestampField !== undefined) {
     const ts = quoteIdent(input.timestampField);
-    if (input.startUs !== undefined) parts.push(`${ts} >= ${timestampLiteral(input.startUs)}`);
-    if (input.endUs !== undefined) parts.push(`${ts} < ${timestampLiteral(input.endUs)}`);
+    if (input.startUs !== undefined) parts.push(`${ts} >= ${timestamptzLiteral(input.startUs)}`);
+    if (input.endUs !== undefined) parts.push(`${ts} < ${timestamptzLiteral(input.endUs)}`);
   }
   return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
 }
@@ -112,13 +105,29 @@ export function failingRowSql(
     case 'matches': {
       const c = quoteIdent(e.column);
       const p = quoteLiteral(e.pattern);
-      return dialect === 'duckdb'
-        ? `(${c} IS NOT NULL AND NOT regexp_matches(CAST(${c} AS VARCHAR), ${p}))`
-        : `(${c} IS NOT NULL AND NOT (CAST(${c} AS TEXT) ~ ${p}))`;
+      if (dialect === 'postgres') return `(${c} IS NOT NULL AND NOT (CAST(${c} AS TEXT) ~ ${p}))`;
+      // `^…$` without alternation is a full match, which RE2 decides about twice as fast as a search.
+      const inner = fullMatchBody(e.pattern);
+      return inner !== undefined
+        ? `(${c} IS NOT NULL AND NOT regexp_full_match(CAST(${c} AS VARCHAR), ${quoteLiteral(inner)}))`
+        : `(${c} IS NOT NULL AND NOT regexp_matches(CAST(${c} AS VARCHAR), ${p}))`;
     }
     default:
       return undefined;
   }
+}
+
+/**
+ * The body of a pattern anchored at both ends with no alternation and no escapes before the final `$`
+ * (`^[a-z]+@x\.io$` → `[a-z]+@x\.io`), whose search is the same as a full match of the body; else undefined.
+ */
+export function fullMatchBody(pattern: string): string | undefined {
+  if (!pattern.startsWith('^') || !pattern.endsWith('$') || pattern.includes('|')) return undefined;
+  const body = pattern.slice(1, -1);
+  // An odd run of backslashes before the `$` would make it a literal dollar.
+  const slashes = /\\*$/.exec(body)?.[0].length ?? 0;
+  if (slashes % 2 === 1 || body.startsWith('^') || body.includes('(?')) return undefined;
+  return body;
 }
 
 /**

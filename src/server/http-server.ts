@@ -7,6 +7,7 @@ import { processMetrics, type TesseraMetrics } from '../metrics/metrics.js';
 import { httpRecorder, servingObserver } from '../metrics/serving-metrics.js';
 import { BodyWriter, BufferPool } from './body-writer.js';
 import { fromFeastRequest, writeFeastResponse } from './feast-json.js';
+import { registerValidationRoutes } from './validation-routes.js';
 
 export interface ServerOptions {
   /** API keys accepted as `Authorization: Bearer <key>` or `x-api-key: <key>`; empty = no authentication. */
@@ -152,6 +153,8 @@ export async function buildServer(
     const written = await store.push({ view, rows, ...(body.to ? { to: body.to } : {}) });
     return { status: 'ok', view, ...written };
   });
+
+  registerValidationRoutes(app, store);
 
   return app;
 }

@@ -5,7 +5,7 @@ import { checks, normalizeExpectations, parseExpectation } from '../../src/quali
 import { sourceSubject } from '../../src/quality/subjects.js';
 import { validateExpectationsAgainstColumns } from '../../src/quality/validate-expectations.js';
 import { evaluateChecks } from '../../src/quality/validation-result.js';
-import { compileValidation, failingRowSql } from '../../src/quality/validation-sql.js';
+import { compileValidation, failingRowSql, fullMatchBody } from '../../src/quality/validation-sql.js';
 import { planChanges } from '../../src/registry/diff.js';
 
 describe('expectation definitions', () => {
@@ -140,7 +140,14 @@ describe('validation SQL compiler', () => {
     expect(plan.aggregateSql).toContain('count(*) FILTER (WHERE "user_id" IS NULL) AS "e0_fail"');
     expect(plan.aggregateSql).toContain('("amount" < 0 OR "amount" > 10 OR isnan("amount"))');
     expect(plan.aggregateSql).toContain('("qty" < 0)'); // integers need no NaN test
-    expect(plan.aggregateSql).toContain('regexp_matches(CAST("email" AS VARCHAR), \'^[a-z]+@x\\.io$\')');
+    expect(plan.aggregateSql).toContain('NOT regexp_full_match(CAST("email" AS VARCHAR), \'[a-z]+@x\\.io\')');
+    expect(fullMatchBody('^a|b$')).toBeUndefined();
+    expect(fullMatchBody('^ab\\$')).toBeUndefined();
+    expect(fullMatchBody('^a\\\\$')).toBe('a\\\\');
+    expect(fullMatchBody('^(?i)ab$')).toBeUndefined();
+    expect(failingRowSql(checks.matches('e', '@'), 'duckdb', types)).toContain(
+      'regexp_matches(CAST("e" AS VARCHAR), \'@\')',
+    );
     expect(plan.aggregateSql).toContain("NOT IN ('o''brien', 'b')");
     expect(plan.aggregateSql).toContain('count(DISTINCT ROW("user_id", "qty"))');
     expect(plan.aggregateSql).toContain(

@@ -6,6 +6,7 @@ import { parseDuration } from '../../core/duration.js';
 import { TesseraError } from '../../core/errors.js';
 import { FeatureStore } from '../../feature-store.js';
 import type { SpineInput } from '../../offline/offline-store.js';
+import { defaultQuarantineDir } from '../../quality/run-validation.js';
 import { action, emit, type GlobalOptions, table } from '../output.js';
 import { progress } from '../progress.js';
 import { printGateWarnings } from './validate-command.js';
@@ -141,21 +142,38 @@ export function registerDataCommands(program: Command): void {
       .command('materialize')
       .description('load the latest value per entity in [start, end) into the online store')
       .requiredOption('--start <time>', "start (ISO-8601, 'now-7d')")
-      .requiredOption('--end <time>', "end (ISO-8601, 'now')"),
+      .requiredOption('--end <time>', "end (ISO-8601, 'now')")
+      .option(
+        '--quarantine [dir]',
+        "set aside rows failing a source's row-level error checks (Parquet with _reason) and load the rest",
+      ),
   ).action(
-    action(async (o: { start: string; end: string; views?: string[]; force?: boolean }, cmd: Command) => {
-      const g = cmd.optsWithGlobals<GlobalOptions>();
-      await runMaterialize(g, (store, onProgress) =>
-        store.materialize({
-          start: parseTime(o.start, '--start'),
-          end: parseTime(o.end, '--end'),
-          ...(o.views ? { views: o.views } : {}),
-          onProgress,
-          force: o.force === true,
-          onValidation: printGateWarnings,
-        }),
-      );
-    }),
+    action(
+      async (
+        o: { start: string; end: string; views?: string[]; force?: boolean; quarantine?: string | boolean },
+        cmd: Command,
+      ) => {
+        const g = cmd.optsWithGlobals<GlobalOptions>();
+        await runMaterialize(g, (store, onProgress) =>
+          store.materialize({
+            start: parseTime(o.start, '--start'),
+            end: parseTime(o.end, '--end'),
+            ...(o.views ? { views: o.views } : {}),
+            onProgress,
+            force: o.force === true,
+            onValidation: printGateWarnings,
+            ...(o.quarantine !== undefined && o.quarantine !== false
+              ? {
+                  quarantine:
+                    o.quarantine === true
+                      ? defaultQuarantineDir(store.config.repoPath)
+                      : resolve(o.quarantine),
+                }
+              : {}),
+          }),
+        );
+      },
+    ),
   );
 
   materializeOpts(

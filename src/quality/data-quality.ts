@@ -1,6 +1,7 @@
 import { TesseraError } from '../core/errors.js';
 import type { RegistryState } from '../definitions/definition.js';
 import type { Source } from '../definitions/source.js';
+import { recordValidationFailures } from '../metrics/metrics.js';
 import { type ExpectationInput, normalizeExpectations } from './expectations.js';
 import { PostgresResultsStore } from './postgres/postgres-results-store.js';
 import type { ValidationListFilter, ValidationResultsStore } from './results-store.js';
@@ -220,6 +221,12 @@ export class DataQuality {
       if (s.expectations.length === 0) continue;
       const run = await this.validator.run(s, opts);
       await this.results.save(run);
+      // One count per failed expectation run (row counts are in the report), as the metric's doc says.
+      for (const r of run.results) {
+        if (!r.passed) {
+          recordValidationFailures({ subject: s.name, expectation: r.name, severity: r.severity });
+        }
+      }
       runs.push(run);
     }
     const failed = {

@@ -16,7 +16,8 @@ export function runCli(
   const r = spawnSync(
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'src/cli/run.ts'), '--repo', repoDir, ...args],
-    { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+    // Generous: a CLI call on a loaded 2-core machine can take minutes; a hung one still ends.
+    { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
   );
   let json: unknown;
   try {

@@ -3,7 +3,6 @@
  * apply, `tessera validate` exit codes and report, materialize gated on the range it loads (exit 5 unless
  * --force), historical gated on the service's training-set expectations, history readable afterwards.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,25 +13,12 @@ import type { ValidationReport } from '../../src/quality/data-quality.js';
 import type { ValidationRun } from '../../src/quality/validation-result.js';
 import { loadYamlDefinitions } from '../../src/repo/yaml-definitions.js';
 import { buildServer } from '../../src/server/http-server.js';
+import { runCli } from '../helpers/run-cli.js';
 
-const ROOT = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'tessera-quality-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function tessera(...args: string[]): { code: number; json: unknown; stdout: string; stderr: string } {
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/cli/run.ts'), '--repo', dir, ...args],
-    { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
-  );
-  let json: unknown;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code: r.status ?? -1, json, stdout: r.stdout, stderr: r.stderr };
-}
+const tessera = (...args: string[]) => runCli(dir, ...args);
 
 const FEATURES = (extra = '') => `entities:
   - name: user

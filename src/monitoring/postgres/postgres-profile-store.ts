@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { TesseraError } from '../../core/errors.js';
+import { ensureTables, once, registrySchema } from '../../registry/postgres/registry-schema.js';
 import type { Profile } from '../profile.js';
 import { describeTarget, type ProfileInfo, type ProfileStore, type StoredProfile } from '../profile-store.js';
 
@@ -13,7 +13,6 @@ interface ProfileRow {
 }
 
 const UNIQUE_VIOLATION = '23505';
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Reference profiles in the PostgreSQL registry's schema (a `profiles` table of their own, JSONB documents).
@@ -26,19 +25,10 @@ export class PostgresProfileStore implements ProfileStore {
   readonly kind = 'postgres';
   private readonly pool: pg.Pool;
   private readonly schema: string;
-  private ready: Promise<void> | undefined;
   private closed = false;
 
   constructor(options: { readonly url: string; readonly schema?: string }) {
-    const schema = options.schema ?? 'tessera';
-    if (!IDENTIFIER.test(schema)) {
-      throw new TesseraError(
-        `invalid registry schema name ${JSON.stringify(schema)}`,
-        { field: 'registry.schema', expected: 'letters, digits and underscores, not starting with a digit' },
-        'INVALID_CONFIG',
-      );
-    }
-    this.schema = `"${schema}"`;
+    this.schema = registrySchema(options.schema);
     this.pool = new pg.Pool({ connectionString: options.url, max: 3 });
     // An idle client losing its connection emits 'error' on the pool; the next query reconnects or fails.
     this.pool.on('error', () => {});
@@ -108,26 +98,14 @@ export class PostgresProfileStore implements ProfileStore {
   }
 
   private async query<R extends object>(sql: string, params: unknown[]): Promise<R[]> {
-    this.ready ??= this.createTable().catch((err: unknown) => {
-      this.ready = undefined;
-      throw err;
-    });
-    await this.ready;
+    await this.ensureTable();
     return (await this.pool.query<R>(sql, params)).rows;
   }
 
-  private async createTable(): Promise<void> {
-    const found = await this.pool.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [
-      `${this.schema}.profiles`,
-    ]);
-    if (found.rows[0]?.ok === true) return;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      // Processes starting together take turns: concurrent CREATE … IF NOT EXISTS can still collide.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tessera.profiles.${this.schema}`]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.profiles (
+  private readonly ensureTable = once(() =>
+    ensureTables(this.pool, this.schema, 'profiles', {
+      profiles: [
+        `CREATE TABLE IF NOT EXISTS ${this.schema}.profiles (
         project   TEXT        NOT NULL,
         name      TEXT        NOT NULL,
         version   INTEGER     NOT NULL,
@@ -136,23 +114,10 @@ export class PostgresProfileStore implements ProfileStore {
         row_count BIGINT      NOT NULL,
         profile   JSONB       NOT NULL,
         PRIMARY KEY (project, name, version)
-      )`);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw new TesseraError(
-        `cannot create the profiles table in schema ${this.schema}: ${(err as Error).message}`,
-        {
-          field: 'registry.schema',
-          hint: 'the database user needs CREATE on the schema, or create the table first',
-        },
-        'BACKEND',
-        err,
-      );
-    } finally {
-      client.release();
-    }
-  }
+      )`,
+      ],
+    }),
+  );
 }
 
 function toInfo(row: ProfileRow): ProfileInfo {

@@ -1,13 +1,12 @@
 import pg from 'pg';
 import { TesseraError } from '../../core/errors.js';
+import { ensureTables, once, registrySchema } from '../../registry/postgres/registry-schema.js';
 import {
   DEFAULT_LIST_LIMIT,
   type ValidationListFilter,
   type ValidationResultsStore,
 } from '../results-store.js';
 import type { ValidationRun } from '../validation-result.js';
-
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Validation history in the team registry's PostgreSQL schema (table `validation_runs`, runs as JSONB), created on
@@ -19,28 +18,15 @@ export class PostgresResultsStore implements ValidationResultsStore {
   readonly kind = 'postgres';
   private readonly pool: pg.Pool;
   private readonly schema: string;
-  private ready: Promise<void> | undefined;
 
   constructor(options: { readonly url: string; readonly schema?: string }) {
-    const schema = options.schema ?? 'tessera';
-    if (!IDENTIFIER.test(schema)) {
-      throw new TesseraError(
-        `invalid registry schema name ${JSON.stringify(schema)}`,
-        { field: 'registry.schema', expected: 'letters, digits and underscores, not starting with a digit' },
-        'INVALID_CONFIG',
-      );
-    }
-    this.schema = `"${schema}"`;
+    this.schema = registrySchema(options.schema);
     this.pool = new pg.Pool({ connectionString: options.url, max: 2 });
     this.pool.on('error', () => {}); // an idle client's lost connection: the next query reconnects
   }
 
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    this.ready ??= this.migrate().catch((e) => {
-      this.ready = undefined;
-      throw e;
-    });
-    await this.ready;
+    await this.ensureTable();
     try {
       return (await this.pool.query<R>(text, values)).rows;
     } catch (e) {
@@ -53,10 +39,10 @@ export class PostgresResultsStore implements ValidationResultsStore {
     }
   }
 
-  private async migrate(): Promise<void> {
-    try {
-      await this.pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-      await this.pool.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.validation_runs (
+  private readonly ensureTable = once(() =>
+    ensureTables(this.pool, this.schema, 'validation results', {
+      validation_runs: [
+        `CREATE TABLE IF NOT EXISTS ${this.schema}.validation_runs (
         project      TEXT        NOT NULL,
         id           TEXT        NOT NULL,
         started_at   TIMESTAMPTZ NOT NULL,
@@ -65,22 +51,11 @@ export class PostgresResultsStore implements ValidationResultsStore {
         subject_name TEXT        NOT NULL,
         passed       BOOLEAN     NOT NULL,
         run          JSONB       NOT NULL,
-        PRIMARY KEY (project, id))`);
-      await this.pool.query(
+        PRIMARY KEY (project, id))`,
         `CREATE INDEX IF NOT EXISTS validation_runs_recent ON ${this.schema}.validation_runs (project, started_at DESC)`,
-      );
-    } catch (e) {
-      // Two processes creating the table at once: one loses on the catalog's unique index; the table exists.
-      if ((e as { code?: string }).code !== '23505' && (e as { code?: string }).code !== '42P07') {
-        throw new TesseraError(
-          'cannot create the validation results table',
-          { actual: (e as Error).message },
-          'BACKEND',
-          e,
-        );
-      }
-    }
-  }
+      ],
+    }),
+  );
 
   async save(run: ValidationRun): Promise<void> {
     await this.query(

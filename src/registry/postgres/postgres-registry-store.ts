@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { TesseraError } from '../../core/errors.js';
 import {
   RegistryConflictError,
   type RegistryStore,
@@ -7,6 +6,7 @@ import {
   type VersionInfo,
   type VersionSnapshot,
 } from '../registry-store.js';
+import { ensureTables, once, registrySchema } from './registry-schema.js';
 
 export type PostgresRegistryStoreOptions = (
   | { /** A `postgres://` connection URL; the store owns (and closes) its pool. */ readonly url: string }
@@ -26,7 +26,6 @@ interface VersionRow {
 }
 
 const UNIQUE_VIOLATION = '23505';
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * The team registry: versions and bookmarks in PostgreSQL tables (snapshots as JSONB), shared by every
@@ -41,19 +40,10 @@ export class PostgresRegistryStore implements RegistryStore {
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
   private readonly schema: string;
-  private ready: Promise<void> | undefined;
   private closed = false;
 
   constructor(options: PostgresRegistryStoreOptions) {
-    const schema = options.schema ?? 'tessera';
-    if (!IDENTIFIER.test(schema)) {
-      throw new TesseraError(
-        `invalid registry schema name ${JSON.stringify(schema)}`,
-        { field: 'registry.schema', expected: 'letters, digits and underscores, not starting with a digit' },
-        'INVALID_CONFIG',
-      );
-    }
-    this.schema = `"${schema}"`;
+    this.schema = registrySchema(options.schema);
     if ('pool' in options) {
       this.pool = options.pool;
       this.ownsPool = false;
@@ -157,30 +147,10 @@ export class PostgresRegistryStore implements RegistryStore {
   }
 
   /** Creates the schema and tables on first use; retried on the next call if it failed. */
-  private ensureSchema(): Promise<void> {
-    this.ready ??= this.createSchema().catch((err: unknown) => {
-      this.ready = undefined;
-      throw err;
-    });
-    return this.ready;
-  }
-
-  private async createSchema(): Promise<void> {
-    // Existing tables need no DDL, and no CREATE privilege: a read-mostly user can work with a registry an
-    // admin set up.
-    const found = await this.pool.query<{ ok: boolean }>(
-      'SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ok',
-      [`${this.schema}.versions`, `${this.schema}.bookmarks`],
-    );
-    if (found.rows[0]?.ok === true) return;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      // Concurrent CREATE ... IF NOT EXISTS can still collide on the catalog's unique indexes (23505), so
-      // processes starting together take turns.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`tessera.registry.${this.schema}`]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.versions (
+  private readonly ensureSchema = once(() =>
+    ensureTables(this.pool, this.schema, 'registry', {
+      versions: [
+        `CREATE TABLE IF NOT EXISTS ${this.schema}.versions (
         project    TEXT        NOT NULL,
         version    INTEGER     NOT NULL,
         applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
@@ -189,29 +159,18 @@ export class PostgresRegistryStore implements RegistryStore {
         changes    JSONB       NOT NULL,
         snapshot   JSONB       NOT NULL,
         PRIMARY KEY (project, version)
-      )`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.schema}.bookmarks (
+      )`,
+      ],
+      bookmarks: [
+        `CREATE TABLE IF NOT EXISTS ${this.schema}.bookmarks (
         project TEXT   NOT NULL,
         view    TEXT   NOT NULL,
         end_ms  BIGINT NOT NULL,
         PRIMARY KEY (project, view)
-      )`);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw new TesseraError(
-        `cannot create the registry tables in schema ${this.schema}: ${(err as Error).message}`,
-        {
-          field: 'registry.schema',
-          hint: 'the database user needs CREATE on the database, or create the schema first',
-        },
-        'BACKEND',
-        err,
-      );
-    } finally {
-      client.release();
-    }
-  }
+      )`,
+      ],
+    }),
+  );
 }
 
 function toInfo(row: VersionRow): VersionInfo {

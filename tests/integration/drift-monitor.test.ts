@@ -13,6 +13,7 @@ import type {
   NumericColumnProfile,
   Profile,
 } from '../../src/monitoring/profile.js';
+import { plainCliEnv } from '../helpers/run-cli.js';
 import { postgresUrl } from '../helpers/services.js';
 
 /**
@@ -38,6 +39,7 @@ function tesseraProcess(repo: string, ...args: string[]): CliResult {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 180_000,
+      env: plainCliEnv(),
     },
   );
   return result(r.status ?? -1, r.stdout, r.stderr);

@@ -8,6 +8,7 @@ import { int64 } from '../../src/definitions/value-types.js';
 import type { FeatureStore } from '../../src/feature-store.js';
 import type { FreshnessReport } from '../../src/metrics/freshness-report.js';
 import { monitoringRepo } from '../helpers/monitoring-repo.js';
+import { plainCliEnv } from '../helpers/run-cli.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -19,7 +20,7 @@ function freshnessCli(
   const r = spawnSync(
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'src/cli/run.ts'), '--repo', dir, 'freshness', '--json', ...args],
-    { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+    { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: plainCliEnv() },
   );
   return {
     code: r.status ?? -1,

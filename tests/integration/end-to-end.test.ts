@@ -51,7 +51,11 @@ describe.each(backends)('end to end on $name', ({ config }) => {
 
   beforeAll(async () => {
     dir = join(mkdtempSync(join(tmpdir(), 'tessera-e2e-')), 'repo');
-    const init = await initRepo(dir, { events: 20_000, seed: 7 });
+    // Data ends at tomorrow's UTC midnight, so the 1-day windows read at the wall clock hold a full day of
+    // events whatever the hour (ending at today's midnight, a run at 23:00 UTC saw one hour and no engagement).
+    const DAY = 86_400_000;
+    const start = new Date(Math.floor(Date.now() / DAY) * DAY - 29 * DAY);
+    const init = await initRepo(dir, { events: 20_000, seed: 7, start });
     dataEnd = init.data!.timeRange.end;
     const yaml = readFileSync(join(dir, 'tessera.yaml'), 'utf8').replace(
       /^(registry|online_store):.*$/gm,

@@ -9,6 +9,7 @@ import { featureView } from '../../src/definitions/feature-view.js';
 import { onDemandFeatureView } from '../../src/definitions/on-demand-feature-view.js';
 import { csvSource, parquetSource } from '../../src/definitions/source.js';
 import { bool, float64, int32, int64, list, string, timestamp } from '../../src/definitions/value-types.js';
+import { checks } from '../../src/quality/expectations.js';
 import { priceAffinity } from './transforms.js';
 
 const OWNER = 'recs-team@example.com';
@@ -42,6 +43,14 @@ export const itemStatsSource = parquetSource({
   timestampField: 'event_ts',
   description: 'Daily per-item snapshots: engagement, price, stock and popularity.',
   owner: OWNER,
+  // Checked before each materialization (`tessera validate`, docs/monitoring.md). Prices have no upper bound
+  // here: a price moving to another scale is caught by drift monitoring (`tessera monitor`), not by a row check.
+  expectations: [
+    checks.notNull('item_id'),
+    checks.between('ctr_7d', { min: 0, max: 1 }),
+    checks.between('price', { min: 0 }),
+    checks.between('stock', { min: 0 }, { severity: 'warn' }),
+  ],
 });
 
 export const eventsSource = parquetSource({
@@ -50,6 +59,14 @@ export const eventsSource = parquetSource({
   timestampField: 'event_ts',
   description: 'Raw interaction events (view, click, add_to_cart, purchase), one row per event.',
   owner: OWNER,
+  // Files failing these are refused (or quarantined) by materialization; streamed events failing them go to
+  // the dead letters with the reason.
+  expectations: [
+    checks.notNull('user_id'),
+    checks.notNull('item_id'),
+    checks.inSet('event_type', ['view', 'click', 'add_to_cart', 'purchase']),
+    checks.between('price', { min: 0 }),
+  ],
 });
 
 export const usersSource = csvSource({
@@ -95,6 +112,8 @@ export const itemStats = featureView({
   },
   // Many prices float around a ranker (candidate, average order, …), so this one says whose it is.
   columns: { item_price: 'price' },
+  // Drift alert levels for `tessera monitor` (defaults otherwise).
+  monitoring: { psi: 0.2, ks: 0.1 },
   description: 'Engagement, price and availability of an item, as of the last daily snapshot.',
   owner: OWNER,
   tags: { team: 'recs', domain: 'ecommerce', cadence: 'daily' },

@@ -7,6 +7,7 @@ import { processMetrics, type TesseraMetrics } from '../metrics/metrics.js';
 import { httpRecorder, servingObserver } from '../metrics/serving-metrics.js';
 import { BodyWriter, BufferPool } from './body-writer.js';
 import { fromFeastRequest, writeFeastResponse } from './feast-json.js';
+import { registerMonitoringRoutes } from './monitoring-routes.js';
 import { registerValidationRoutes } from './validation-routes.js';
 
 export interface ServerOptions {
@@ -155,6 +156,7 @@ export async function buildServer(
   });
 
   registerValidationRoutes(app, store);
+  registerMonitoringRoutes(app, store);
 
   return app;
 }

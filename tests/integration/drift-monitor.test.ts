@@ -7,12 +7,14 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
+import { FeatureStore } from '../../src/feature-store.js';
 import type { DriftReport } from '../../src/monitoring/data-monitor.js';
 import type {
   CategoricalColumnProfile,
   NumericColumnProfile,
   Profile,
 } from '../../src/monitoring/profile.js';
+import { buildServer } from '../../src/server/http-server.js';
 import { plainCliEnv } from '../helpers/run-cli.js';
 import { postgresUrl } from '../helpers/services.js';
 
@@ -306,23 +308,26 @@ describe('tessera profile', { timeout: 180_000 }, () => {
   });
 });
 
+/** `monitor` of the orders source over [start, end) against the January reference. */
+const monitorOrders = (start: string, end: string) => [
+  'monitor',
+  '--reference',
+  'orders_jan',
+  '--source',
+  'orders',
+  '--start',
+  start,
+  '--end',
+  end,
+];
+/** March: drifted. */
+const MARCH = monitorOrders('2024-03-01', '2024-04-01');
+
 describe('tessera monitor', { timeout: 180_000 }, () => {
   const featureOf = (report: DriftReport, name: string) => report.features.find((f) => f.feature === name);
 
   it('finds no drift in a window like the reference (exit 0)', async () => {
-    const r = await tessera(
-      sqliteRepo,
-      'monitor',
-      '--reference',
-      'orders_jan',
-      '--source',
-      'orders',
-      '--start',
-      '2024-02-01',
-      '--end',
-      '2024-03-01',
-      '--json',
-    );
+    const r = await tessera(sqliteRepo, ...monitorOrders('2024-02-01', '2024-03-01'), '--json');
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const report = r.json as DriftReport;
     expect(report.breached).toBe(false);
@@ -333,18 +338,6 @@ describe('tessera monitor', { timeout: 180_000 }, () => {
     }
     expect(featureOf(report, 'amount')?.ks ?? 1).toBeLessThan(0.03);
   });
-
-  const MARCH = [
-    'monitor',
-    '--reference',
-    'orders_jan',
-    '--source',
-    'orders',
-    '--start',
-    '2024-03-01',
-    '--end',
-    '2024-04-01',
-  ];
 
   it('catches a drifted slice, names the features and exits 5', async () => {
     const r = await tessera(sqliteRepo, ...MARCH, '--json');
@@ -480,5 +473,51 @@ describe('tessera monitor', { timeout: 180_000 }, () => {
     const noLogs = await tessera(pgRepo, 'monitor', '--reference', 'orders_jan', '--json');
     expect(noLogs.code).toBe(4);
     expect((noLogs.json as { error: string }).error).toMatch(/no serving logs.*feature_logging/);
+  });
+});
+
+describe('profiles and drift over HTTP', { timeout: 180_000 }, () => {
+  it('lists and shows saved profiles, and reports drift like tessera monitor --json', async () => {
+    const store = await FeatureStore.open(sqliteRepo);
+    const app = await buildServer(store);
+    try {
+      const list = await app.inject({ method: 'GET', url: '/profiles' });
+      expect(list.statusCode, list.body).toBe(200);
+      const names = (list.json() as { profiles: { name: string; version: number }[] }).profiles;
+      expect(names.map((p) => p.name)).toContain('orders_jan');
+
+      const one = await app.inject({ method: 'GET', url: '/profiles/orders_jan?version=1' });
+      expect(one.statusCode, one.body).toBe(200);
+      expect(one.json()).toMatchObject({
+        name: 'orders_jan',
+        version: 1,
+        profile: { target: { kind: 'source' } },
+      });
+      const missing = await app.inject({ method: 'GET', url: '/profiles/nope' });
+      expect(missing.statusCode).toBe(404);
+      expect(missing.body).toMatch(/saved profiles: .*orders_jan/);
+
+      const march = await app.inject({
+        method: 'GET',
+        url: '/drift?reference=orders_jan&source=orders&start=2024-03-01&end=2024-04-01',
+      });
+      expect(march.statusCode, march.body).toBe(200);
+      const viaHttp = march.json() as DriftReport;
+      const viaCli = (await tessera(sqliteRepo, ...MARCH, '--json')).json as DriftReport;
+      expect(viaHttp.breached).toBe(true);
+      expect(viaHttp.features.map((f) => [f.feature, f.status, f.psi, f.ks])).toEqual(
+        viaCli.features.map((f) => [f.feature, f.status, f.psi, f.ks]),
+      );
+
+      const bad = await app.inject({
+        method: 'GET',
+        url: '/drift?reference=orders_jan&source=orders&since=1d&start=2024-03-01',
+      });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.body).toMatch(/give since or start, not both/);
+    } finally {
+      await app.close();
+      await store.close();
+    }
   });
 });

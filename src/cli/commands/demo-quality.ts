@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { writeBrokenUpload, writeRepricedSnapshot } from '../../demo/bad-data.js';
 import type { FeatureStore } from '../../feature-store.js';
 import type { FeatureDrift } from '../../monitoring/drift.js';
+import { monitorOf, profileStoreOf } from '../../monitoring/repo-monitoring.js';
 import { ValidationFailedError, type ValidationReport } from '../../quality/data-quality.js';
-import { monitorOf, profileStoreOf } from './monitor-commands.js';
 
 /**
  * The demo's data-quality and monitoring steps on its generated repo: a broken file refused by the checks

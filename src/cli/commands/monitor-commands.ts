@@ -1,86 +1,30 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import type { RepoConfig } from '../../config/repo-config.js';
-import { parseDuration } from '../../core/duration.js';
 import { TesseraError } from '../../core/errors.js';
 import { FeatureStore } from '../../feature-store.js';
-import {
-  type CurrentRequest,
-  DataMonitor,
-  type DriftReport,
-  type ProfileRequest,
-  type TimeWindow,
+import type {
+  CurrentRequest,
+  DriftReport,
+  ProfileRequest,
+  TimeWindow,
 } from '../../monitoring/data-monitor.js';
 import { DEFAULT_THRESHOLDS } from '../../monitoring/drift.js';
-import { openProfileStore } from '../../monitoring/open-profile-store.js';
 import type { Profile } from '../../monitoring/profile.js';
-import { isProfileName, type ProfileStore } from '../../monitoring/profile-store.js';
+import { isProfileName } from '../../monitoring/profile-store.js';
+import {
+  monitorOf,
+  notFoundProfile,
+  parseReference,
+  profileStoreOf,
+  timeWindow,
+} from '../../monitoring/repo-monitoring.js';
 import { action, EXIT, emit, type GlobalOptions, table } from '../output.js';
 import { parseTime } from './data-commands.js';
 
-/** The profile store in the repo's registry database. */
-export function profileStoreOf(config: RepoConfig): ProfileStore {
-  const r = config.registry;
-  return openProfileStore(
-    r.type === 'sqlite'
-      ? { type: 'sqlite', path: r.path }
-      : { type: 'postgres', url: r.url, ...(r.schema ? { schema: r.schema } : {}) },
-  );
-}
-
-/** A monitor over an open store's repo, definitions and feature logs. */
-export function monitorOf(store: FeatureStore): DataMonitor {
-  const c = store.config;
-  // `feature_logging` is read loosely: the serving-log settings may be absent from older configs.
-  const logging = (c as { feature_logging?: { path?: string } }).feature_logging;
-  return new DataMonitor({
-    repoPath: c.repoPath,
-    connections: Object.fromEntries(Object.entries(c.connections).map(([k, v]) => [k, v.url])),
-    state: store.currentState(),
-    ...(logging?.path ? { featureLogPath: logging.path } : {}),
-    ...(c.offline_store.memory_limit ? { memoryLimit: c.offline_store.memory_limit } : {}),
-    ...(c.offline_store.threads ? { threads: c.offline_store.threads } : {}),
-  });
-}
-
-/** `name` or `name@version`. */
-function parseReference(text: string, field: string): { name: string; version?: number } {
-  const m = /^(.+?)(?:@(\d+))?$/.exec(text.trim());
-  const name = m?.[1] ?? '';
-  if (!isProfileName(name)) {
-    throw new TesseraError(`invalid profile name '${text}'`, {
-      field,
-      expected: 'letters, digits, _ . - (optionally @version, e.g. orders_q1@2)',
-    });
-  }
-  return m?.[2] === undefined ? { name } : { name, version: Number(m[2]) };
-}
-
 /** [start, end) from --start/--end or --since; undefined when none is given. */
 function windowOf(o: { start?: string; end?: string; since?: string }): TimeWindow | undefined {
-  if (o.since !== undefined && o.start !== undefined) {
-    throw new TesseraError('give --since or --start, not both', {
-      field: '--since',
-      expected: '--since 1d, or --start … [--end …]',
-    });
-  }
-  const end = o.end !== undefined ? parseTime(o.end, '--end') : new Date();
-  if (o.since !== undefined)
-    return { start: new Date(end.getTime() - parseDuration(o.since, '--since')), end };
-  if (o.start !== undefined) {
-    const start = parseTime(o.start, '--start');
-    if (start.getTime() >= end.getTime()) {
-      throw new TesseraError('empty time window', {
-        field: '--start',
-        expected: 'a start before the end',
-        actual: `${start.toISOString()} ≥ ${end.toISOString()}`,
-      });
-    }
-    return { start, end };
-  }
-  if (o.end !== undefined) throw new TesseraError('--end needs --start or --since', { field: '--end' });
-  return undefined;
+  return timeWindow(o, parseTime, (option) => `--${option}`);
 }
 
 const n = (x: number | null | undefined, digits = 3): string =>
@@ -414,21 +358,4 @@ export function registerMonitorCommands(program: Command): void {
         },
       ),
     );
-}
-
-function notFoundProfile(
-  ref: { name: string; version?: number },
-  known: readonly { name: string }[],
-): TesseraError {
-  return new TesseraError(
-    `no profile '${ref.name}'${ref.version !== undefined ? ` version ${ref.version}` : ''}`,
-    {
-      field: 'name',
-      hint:
-        known.length > 0
-          ? `saved profiles: ${known.map((k) => k.name).join(', ')}`
-          : 'save one with tessera profile --source <name> --save <name>',
-    },
-    'NOT_FOUND',
-  );
 }

@@ -64,6 +64,7 @@ export async function runFeastHistorical(
   try {
     const { stdout } = await run(feastPython(), [join(FEAST_DIR, 'historical.py'), specPath], {
       maxBuffer: 64 * 1024 * 1024,
+      // Feast orders the columns of its row ids by a Python set: a fixed hash seed makes a failing run replayable.
       env: { ...process.env, PYTHONHASHSEED: '0' },
     });
     const last = stdout.trim().split('\n').pop() ?? '';

@@ -12,6 +12,11 @@ env_file=$(bash scripts/services.sh start redis postgres kafka)
 source "$env_file"
 # Integration suites fail (never skip) when a service is missing: see tests/helpers/services.ts.
 export TESSERA_REQUIRE_SERVICES=1
+# The Feast oracle test (tests/integration/feast-oracle.test.ts) runs the pinned Feast release from its own venv,
+# installed with pip on the first run (about a minute, then cached): see bench/feast/setup.sh.
+echo "== feast"
+TESSERA_FEAST_PYTHON="${TESSERA_FEAST_PYTHON:-$(bash bench/feast/setup.sh)}"
+export TESSERA_FEAST_PYTHON
 
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx biome check .

@@ -1,0 +1,112 @@
+"""Runs Feast's get_historical_features on files described by a JSON spec, and writes each result to Parquet.
+
+Usage: python historical.py spec.json   (python from bench/feast/setup.sh)
+
+The spec (written by tests/helpers/feast-oracle.ts):
+    {
+      "repo_dir": "/tmp/x/feast_repo",           # created here: feature_store.yaml, registry, online store
+      "project": "oracle",
+      "entities": [{"name": "user", "join_key": "user_id", "type": "int64"}],
+      "views": [{"name": "a", "entities": ["user"], "source_path": "/tmp/x/a.parquet",
+                 "timestamp_field": "event_ts", "created_timestamp_field": "created_ts" | null,
+                 "ttl_seconds": 7200, "features": [{"name": "f_int", "type": "int64"}]}],
+      "cases": [{"name": "seed1", "views": ["a"], "spine_path": "/tmp/x/spine.parquet",
+                 "output_path": "/tmp/x/out.parquet"}]
+    }
+
+Every view of every case is applied once (FeatureStore.apply) so the slow part, starting Python and Feast, is
+paid once per test run. Each case's spine is read from Parquet into pandas (nullable integers stay integers),
+and the result is taken with `to_arrow()` so integer features with NULLs are not turned into floats. Prints one
+JSON line with the seconds each step took.
+"""
+
+import json
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
+from feast.types import Float64, Int64, String
+
+FEATURE_TYPES = {"int64": Int64, "float64": Float64, "string": String}
+KEY_TYPES = {"int64": ValueType.INT64, "string": ValueType.STRING}
+
+
+def feature_store_yaml(spec: dict) -> str:
+    repo = Path(spec["repo_dir"])
+    return "\n".join(
+        [
+            f"project: {spec['project']}",
+            f"registry: {repo / 'registry.db'}",
+            "provider: local",
+            "offline_store:",
+            "  type: duckdb",
+            "online_store:",
+            "  type: sqlite",
+            f"  path: {repo / 'online_store.db'}",
+            "entity_key_serialization_version: 3",
+            "",
+        ]
+    )
+
+
+def definitions(spec: dict) -> list:
+    entities = {
+        e["name"]: Entity(name=e["name"], join_keys=[e["join_key"]], value_type=KEY_TYPES[e["type"]])
+        for e in spec["entities"]
+    }
+    views = []
+    for v in spec["views"]:
+        source = FileSource(
+            name=f"{v['name']}_src",
+            path=v["source_path"],
+            timestamp_field=v["timestamp_field"],
+            created_timestamp_column=v.get("created_timestamp_field") or "",
+        )
+        views.append(
+            FeatureView(
+                name=v["name"],
+                entities=[entities[n] for n in v["entities"]],
+                ttl=timedelta(seconds=v["ttl_seconds"]),
+                schema=[Field(name=f["name"], dtype=FEATURE_TYPES[f["type"]]) for f in v["features"]],
+                source=source,
+                online=False,
+            )
+        )
+    return [*entities.values(), *views]
+
+
+def read_spine(path: str) -> pd.DataFrame:
+    # Nullable pandas dtypes: a NULL key stays NULL in an integer column instead of making it float64.
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype()}
+    return pq.read_table(path).to_pandas(types_mapper=mapping.get)
+
+
+def main() -> None:
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    timings = {}
+    started = time.perf_counter()
+    repo = Path(spec["repo_dir"])
+    repo.mkdir(parents=True, exist_ok=True)
+    (repo / "feature_store.yaml").write_text(feature_store_yaml(spec))
+    store = FeatureStore(repo_path=str(repo))
+    store.apply(definitions(spec))
+    timings["apply"] = time.perf_counter() - started
+    features_of = {v["name"]: v["features"] for v in spec["views"]}
+    for case in spec["cases"]:
+        t0 = time.perf_counter()
+        refs = [f"{view}:{f['name']}" for view in case["views"] for f in features_of[view]]
+        job = store.get_historical_features(
+            entity_df=read_spine(case["spine_path"]), features=refs, full_feature_names=True
+        )
+        pq.write_table(job.to_arrow(), case["output_path"])
+        timings[case["name"]] = time.perf_counter() - t0
+    print(json.dumps({"feast": __import__("feast").__version__, "seconds": timings}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+/**
+ * Historical retrieval, Feast against Tessera on the same files: spines of 10k, 100k and 1M rows × 3 feature views
+ * (1M source rows each: one with a created timestamp, ttl on two), Feast 0.67's DuckDB offline store
+ * (`get_historical_features(...).to_arrow()` written to Parquet, bench/feast/historical.py) against Tessera's
+ * `getHistoricalFeatures` written to Parquet, alternated run by run. The results are compared value for value on
+ * the smallest spine first (the oracle test does this thoroughly), so the race is between equal answers.
+ *
+ *   node --import tsx bench/feast/historical-speed.ts [--spines 10000,100000,1000000] [--runs 3] [--rows 1000000]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { FeatureStore } from '../../src/feature-store.js';
+import { type FeastHistoricalSpec, runFeastHistorical } from '../../tests/helpers/feast.js';
+import { generateOnce } from '../bench-data.js';
+import { median } from '../bench-repo.js';
+import { barChart } from './bar-chart.js';
+
+const { values: args } = parseArgs({
+  options: {
+    spines: { type: 'string', default: '10000,100000,1000000' },
+    runs: { type: 'string', default: '3' },
+    rows: { type: 'string', default: '1000000' },
+    json: { type: 'boolean', default: false },
+    /** Write the chart (seconds per spine size) to this SVG file. */
+    svg: { type: 'string' },
+  },
+});
+const SPINES = args.spines.split(',').map(Number);
+const RUNS = Number(args.runs);
+const ROWS = Number(args.rows);
+const ENTITIES = Math.max(1, Math.floor(ROWS / 10));
+const ROOT = resolve(import.meta.dirname, '../..');
+process.env['TESSERA_FEAST_PYTHON'] ||= execFileSync('bash', [join(ROOT, 'bench/feast/setup.sh')], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+}).trim();
+
+const DAY_US = 86_400_000_000;
+const T0_US = 1_714_521_600_000_000; // 2024-05-01
+const VIEWS = [
+  { name: 'user_a', ttlSeconds: 7 * 86_400, created: true },
+  { name: 'user_b', ttlSeconds: 0, created: false },
+  { name: 'user_c', ttlSeconds: 2 * 86_400, created: false },
+] as const;
+const FEATURES = ['x0', 'x1', 'x2', 'x3', 'x4'];
+
+const dataDir = resolve(ROOT, '.bench-data', `feast-historical-v1-${ROWS}-${SPINES.join('_')}`);
+await generateOnce(dataDir, async (c, file) => {
+  for (const [v, view] of VIEWS.entries()) {
+    // Event times over 30 days; created = event + a few seconds, so created-time ties are rare but real.
+    await c.run(`COPY (
+        SELECT (hash(i * 7 + ${v}) % ${ENTITIES})::BIGINT AS user_id,
+               make_timestamp(${T0_US} + (hash(i * 13 + ${v}) % ${30 * DAY_US})::BIGINT) AS event_ts,
+               ${view.created ? `make_timestamp(${T0_US} + (hash(i * 13 + ${v}) % ${30 * DAY_US})::BIGINT + (i % 5) * 1000000) AS created_ts,` : ''}
+               ${FEATURES.map((f, j) => `(hash(i * 31 + ${j * 3 + v}) % 100000) / 100.0 AS ${f}`).join(', ')}
+        FROM range(${ROWS}) t(i)) TO ${file(`${view.name}.parquet`)} (FORMAT parquet)`);
+  }
+  for (const n of SPINES) {
+    await c.run(`COPY (
+        SELECT i AS row_no, (hash(i * 17 + 1) % ${ENTITIES})::BIGINT AS user_id,
+               make_timestamptz(${T0_US + 5 * DAY_US} + (hash(i * 19 + 2) % ${26 * DAY_US})::BIGINT) AS event_timestamp
+        FROM range(${n}) t(i)) TO ${file(`spine_${n}.parquet`)} (FORMAT parquet)`);
+  }
+});
+
+const work = mkdtempSync(join(tmpdir(), 'tessera-feast-historical-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+const spec = (run: number): FeastHistoricalSpec => ({
+  repo_dir: join(work, `feast-${run}`),
+  project: 'feast_hist',
+  entities: [{ name: 'user', join_key: 'user_id', type: 'int64' }],
+  views: VIEWS.map((v) => ({
+    name: v.name,
+    entities: ['user'],
+    source_path: join(dataDir, `${v.name}.parquet`),
+    timestamp_field: 'event_ts',
+    created_timestamp_field: v.created ? 'created_ts' : null,
+    ttl_seconds: v.ttlSeconds,
+    features: FEATURES.map((name) => ({ name, type: 'float64' as const })),
+  })),
+  cases: SPINES.map((n) => ({
+    name: `spine_${n}`,
+    views: VIEWS.map((v) => v.name),
+    spine_path: join(dataDir, `spine_${n}.parquet`),
+    output_path: join(work, `feast-${run}-${n}.parquet`),
+  })),
+});
+
+const tesseraDir = join(work, 'tessera');
+await writeTesseraRepo(tesseraDir);
+const store = await FeatureStore.open(tesseraDir);
+await store.apply();
+const features = VIEWS.flatMap((v) => FEATURES.map((f) => `${v.name}:${f}`));
+
+const seconds: Record<string, { feast: number[]; tessera: number[] }> = {};
+for (const n of SPINES) seconds[n] = { feast: [], tessera: [] };
+let feastVersion = '';
+for (let run = 0; run < RUNS; run++) {
+  log(`run ${run + 1}/${RUNS}: Feast (${SPINES.join(', ')} spine rows)`);
+  const feast = await runFeastHistorical(spec(run), join(work, `spec-${run}.json`));
+  feastVersion = feast.feast;
+  for (const n of SPINES) seconds[n]?.feast.push(feast.seconds[`spine_${n}`] ?? Number.NaN);
+  for (const n of SPINES) {
+    log(`run ${run + 1}/${RUNS}: Tessera, ${n} spine rows`);
+    const t0 = performance.now();
+    const set = await store.getHistoricalFeatures({
+      spine: { kind: 'file', path: join(dataDir, `spine_${n}.parquet`) },
+      features,
+      fullFeatureNames: true,
+    });
+    await set.writeParquet(join(work, `tessera-${run}-${n}.parquet`));
+    await set.close();
+    seconds[n]?.tessera.push((performance.now() - t0) / 1000);
+  }
+  if (run === 0)
+    await compareSmallest(
+      join(work, `feast-0-${SPINES[0]}.parquet`),
+      join(work, `tessera-0-${SPINES[0]}.parquet`),
+    );
+}
+await store.close();
+
+const result = {
+  setup: {
+    sourceRowsPerView: ROWS,
+    entities: ENTITIES,
+    views: VIEWS.length,
+    featuresPerView: FEATURES.length,
+    runs: RUNS,
+    feast: feastVersion,
+  },
+  spines: SPINES.map((n) => {
+    const s = seconds[n] ?? { feast: [], tessera: [] };
+    return {
+      spineRows: n,
+      feastSeconds: s.feast.map((x) => Number(x.toFixed(2))),
+      tesseraSeconds: s.tessera.map((x) => Number(x.toFixed(2))),
+      feastMedian: Number(median(s.feast).toFixed(2)),
+      tesseraMedian: Number(median(s.tessera).toFixed(2)),
+      speedup: Number((median(s.feast) / median(s.tessera)).toFixed(1)),
+    };
+  }),
+};
+if (args.svg !== undefined) {
+  writeFileSync(
+    args.svg,
+    barChart({
+      title: `Historical retrieval, 3 views × ${ROWS.toLocaleString()} rows (seconds, log scale; lower is better)`,
+      series: [`Feast ${feastVersion} (DuckDB)`, 'Tessera'],
+      groups: result.spines.map((r) => ({
+        label: `${r.spineRows.toLocaleString()} spine rows`,
+        values: [r.feastMedian, r.tesseraMedian],
+      })),
+    }),
+  );
+}
+if (args.json) console.log(JSON.stringify(result, null, 2));
+else {
+  console.log(
+    `historical retrieval, 3 views × ${ROWS.toLocaleString()} source rows, medians of ${RUNS} (Feast ${feastVersion}, DuckDB offline store)`,
+  );
+  console.log('spine rows   Feast s   Tessera s   speedup');
+  for (const r of result.spines) {
+    console.log(
+      `${String(r.spineRows).padStart(10)}  ${r.feastMedian.toFixed(2).padStart(8)}  ${r.tesseraMedian.toFixed(2).padStart(10)}  ${r.speedup.toFixed(1).padStart(7)}×`,
+    );
+  }
+}
+
+async function writeTesseraRepo(dir: string): Promise<void> {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'tessera.yaml'), 'project: hist_bench\ndefinitions: [features.yaml]\n');
+  writeFileSync(
+    join(dir, 'features.yaml'),
+    `entities:
+  - name: user
+    join_keys: { user_id: int64 }
+sources:
+${VIEWS.map(
+  (v) => `  - name: ${v.name}_src
+    type: parquet
+    path: ${JSON.stringify(join(dataDir, `${v.name}.parquet`))}
+    timestamp_field: event_ts${v.created ? '\n    created_timestamp_field: created_ts' : ''}`,
+).join('\n')}
+feature_views:
+${VIEWS.map(
+  (v) => `  - name: ${v.name}
+    entities: [user]
+    source: ${v.name}_src
+    ttl: ${v.ttlSeconds === 0 ? '0' : `${v.ttlSeconds}s`}
+    online: false
+    schema: { ${FEATURES.map((f) => `${f}: float64`).join(', ')} }`,
+).join('\n')}
+`,
+  );
+}
+
+/** Both answers on the smallest spine, joined on row_no: every feature equal (floats within 1e-9 relative). */
+async function compareSmallest(feastPath: string, tesseraPath: string): Promise<void> {
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  try {
+    const diffs = FEATURES.flatMap((f) =>
+      VIEWS.map(
+        (v) => `count(*) FILTER (WHERE NOT (f."${v.name}__${f}" IS NULL AND t."${v.name}__${f}" IS NULL)
+          AND (f."${v.name}__${f}" IS NULL OR t."${v.name}__${f}" IS NULL
+               OR abs(f."${v.name}__${f}" - t."${v.name}__${f}") > 1e-9 * greatest(abs(f."${v.name}__${f}"), 1)))`,
+      ),
+    );
+    const sql = `SELECT count(*) AS n, ${diffs.join(' + ')} AS differing FROM read_parquet('${feastPath}') f JOIN read_parquet('${tesseraPath}') t USING (row_no)`;
+    const [row] = (await c.runAndReadAll(sql)).getRowObjectsJson();
+    if (Number(row?.['differing']) !== 0 || Number(row?.['n']) !== SPINES[0]) {
+      throw new Error(`Feast and Tessera disagree on the smallest spine: ${JSON.stringify(row)}`);
+    }
+    log(`answers agree: ${row?.['n']} rows × ${FEATURES.length * VIEWS.length} features`);
+  } finally {
+    c.closeSync();
+    db.closeSync();
+  }
+}
+
+function log(s: string): void {
+  if (!args.json && s !== '') process.stderr.write(`${s}\n`);
+}

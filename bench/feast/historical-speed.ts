@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     spines: { type: 'string', default: '10000,100000,1000000' },
     runs: { type: 'string', default: '3' },
     rows: { type: 'string', default: '1000000' },
+    /** Spines also run on Feast's file (pandas/dask) offline store: it is much slower, so the smaller ones. */
+    'file-spines': { type: 'string', default: '10000,100000' },
     json: { type: 'boolean', default: false },
     /** Write the chart (seconds per spine size) to this SVG file. */
     svg: { type: 'string' },
@@ -32,6 +34,11 @@ const { values: args } = parseArgs({
 const SPINES = args.spines.split(',').map(Number);
 const RUNS = Number(args.runs);
 const ROWS = Number(args.rows);
+const FILE_SPINES = args['file-spines']
+  .split(',')
+  .filter(Boolean)
+  .map(Number)
+  .filter((n) => SPINES.includes(n));
 const ENTITIES = Math.max(1, Math.floor(ROWS / 10));
 const ROOT = resolve(import.meta.dirname, '../..');
 process.env['TESSERA_FEAST_PYTHON'] ||= execFileSync('bash', [join(ROOT, 'bench/feast/setup.sh')], {
@@ -70,9 +77,10 @@ await generateOnce(dataDir, async (c, file) => {
 const work = mkdtempSync(join(tmpdir(), 'tessera-feast-historical-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
-const spec = (run: number): FeastHistoricalSpec => ({
-  repo_dir: join(work, `feast-${run}`),
+const spec = (run: number, store: 'duckdb' | 'file' = 'duckdb', spines = SPINES): FeastHistoricalSpec => ({
+  repo_dir: join(work, `feast-${store}-${run}`),
   project: 'feast_hist',
+  offline_store: store,
   entities: [{ name: 'user', join_key: 'user_id', type: 'int64' }],
   views: VIEWS.map((v) => ({
     name: v.name,
@@ -83,11 +91,11 @@ const spec = (run: number): FeastHistoricalSpec => ({
     ttl_seconds: v.ttlSeconds,
     features: FEATURES.map((name) => ({ name, type: 'float64' as const })),
   })),
-  cases: SPINES.map((n) => ({
+  cases: spines.map((n) => ({
     name: `spine_${n}`,
     views: VIEWS.map((v) => v.name),
     spine_path: join(dataDir, `spine_${n}.parquet`),
-    output_path: join(work, `feast-${run}-${n}.parquet`),
+    output_path: join(work, `feast-${store}-${run}-${n}.parquet`),
   })),
 });
 
@@ -97,14 +105,22 @@ const store = await FeatureStore.open(tesseraDir);
 await store.apply();
 const features = VIEWS.flatMap((v) => FEATURES.map((f) => `${v.name}:${f}`));
 
-const seconds: Record<string, { feast: number[]; tessera: number[] }> = {};
-for (const n of SPINES) seconds[n] = { feast: [], tessera: [] };
+const seconds: Record<string, { feast: number[]; feastFile: number[]; tessera: number[] }> = {};
+for (const n of SPINES) seconds[n] = { feast: [], feastFile: [], tessera: [] };
 let feastVersion = '';
 for (let run = 0; run < RUNS; run++) {
   log(`run ${run + 1}/${RUNS}: Feast (${SPINES.join(', ')} spine rows)`);
   const feast = await runFeastHistorical(spec(run), join(work, `spec-${run}.json`));
   feastVersion = feast.feast;
   for (const n of SPINES) seconds[n]?.feast.push(feast.seconds[`spine_${n}`] ?? Number.NaN);
+  if (FILE_SPINES.length > 0) {
+    log(`run ${run + 1}/${RUNS}: Feast file store (${FILE_SPINES.join(', ')} spine rows)`);
+    const file = await runFeastHistorical(
+      spec(run, 'file', FILE_SPINES),
+      join(work, `spec-file-${run}.json`),
+    );
+    for (const n of FILE_SPINES) seconds[n]?.feastFile.push(file.seconds[`spine_${n}`] ?? Number.NaN);
+  }
   for (const n of SPINES) {
     log(`run ${run + 1}/${RUNS}: Tessera, ${n} spine rows`);
     const t0 = performance.now();
@@ -119,7 +135,7 @@ for (let run = 0; run < RUNS; run++) {
   }
   if (run === 0)
     await compareSmallest(
-      join(work, `feast-0-${SPINES[0]}.parquet`),
+      join(work, `feast-duckdb-0-${SPINES[0]}.parquet`),
       join(work, `tessera-0-${SPINES[0]}.parquet`),
     );
 }
@@ -135,14 +151,18 @@ const result = {
     feast: feastVersion,
   },
   spines: SPINES.map((n) => {
-    const s = seconds[n] ?? { feast: [], tessera: [] };
+    const s = seconds[n] ?? { feast: [], feastFile: [], tessera: [] };
     return {
       spineRows: n,
+      feastFileSeconds: s.feastFile.map((x) => Number(x.toFixed(2))),
+      feastFileMedian: s.feastFile.length > 0 ? Number(median(s.feastFile).toFixed(2)) : null,
       feastSeconds: s.feast.map((x) => Number(x.toFixed(2))),
       tesseraSeconds: s.tessera.map((x) => Number(x.toFixed(2))),
       feastMedian: Number(median(s.feast).toFixed(2)),
       tesseraMedian: Number(median(s.tessera).toFixed(2)),
       speedup: Number((median(s.feast) / median(s.tessera)).toFixed(1)),
+      speedupVsFile:
+        s.feastFile.length > 0 ? Number((median(s.feastFile) / median(s.tessera)).toFixed(1)) : null,
     };
   }),
 };
@@ -151,10 +171,10 @@ if (args.svg !== undefined) {
     args.svg,
     barChart({
       title: `Historical retrieval, 3 views × ${ROWS.toLocaleString()} rows (seconds, log scale; lower is better)`,
-      series: [`Feast ${feastVersion} (DuckDB)`, 'Tessera'],
+      series: [`Feast ${feastVersion} (file/dask)`, `Feast ${feastVersion} (DuckDB)`, 'Tessera'],
       groups: result.spines.map((r) => ({
         label: `${r.spineRows.toLocaleString()} spine rows`,
-        values: [r.feastMedian, r.tesseraMedian],
+        values: [r.feastFileMedian ?? 0, r.feastMedian, r.tesseraMedian],
       })),
     }),
   );
@@ -164,10 +184,10 @@ else {
   console.log(
     `historical retrieval, 3 views × ${ROWS.toLocaleString()} source rows, medians of ${RUNS} (Feast ${feastVersion}, DuckDB offline store)`,
   );
-  console.log('spine rows   Feast s   Tessera s   speedup');
+  console.log('spine rows   Feast file s   Feast duckdb s   Tessera s   vs file   vs duckdb');
   for (const r of result.spines) {
     console.log(
-      `${String(r.spineRows).padStart(10)}  ${r.feastMedian.toFixed(2).padStart(8)}  ${r.tesseraMedian.toFixed(2).padStart(10)}  ${r.speedup.toFixed(1).padStart(7)}×`,
+      `${String(r.spineRows).padStart(10)}  ${(r.feastFileMedian?.toFixed(2) ?? '–').padStart(12)}  ${r.feastMedian.toFixed(2).padStart(14)}  ${r.tesseraMedian.toFixed(2).padStart(10)}  ${r.speedupVsFile === null ? '      –' : `${r.speedupVsFile.toFixed(1).padStart(6)}×`}  ${r.speedup.toFixed(1).padStart(8)}×`,
     );
   }
 }

@@ -6,6 +6,7 @@ The spec (written by tests/helpers/feast-oracle.ts):
     {
       "repo_dir": "/tmp/x/feast_repo",           # created here: feature_store.yaml, registry, online store
       "project": "oracle",
+      "offline_store": "duckdb",                 # optional: "duckdb" (default) or "file" (pandas/dask)
       "entities": [{"name": "user", "join_key": "user_id", "type": "int64"}],
       "views": [{"name": "a", "entities": ["user"], "source_path": "/tmp/x/a.parquet",
                  "timestamp_field": "event_ts", "created_timestamp_field": "created_ts" | null,
@@ -44,7 +45,8 @@ def feature_store_yaml(spec: dict) -> str:
             f"registry: {repo / 'registry.db'}",
             "provider: local",
             "offline_store:",
-            "  type: duckdb",
+            # "duckdb" (the default) or "file" (Feast's pandas/dask store), for the speed comparison.
+            f"  type: {spec.get('offline_store', 'duckdb')}",
             "online_store:",
             "  type: sqlite",
             f"  path: {repo / 'online_store.db'}",

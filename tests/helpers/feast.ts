@@ -31,6 +31,8 @@ export type FeastType = 'int64' | 'float64' | 'string';
 export interface FeastHistoricalSpec {
   readonly repo_dir: string;
   readonly project: string;
+  /** Feast's offline store: `duckdb` (default) or `file` (pandas/dask). */
+  readonly offline_store?: 'duckdb' | 'file';
   readonly entities: readonly { name: string; join_key: string; type: FeastType }[];
   readonly views: readonly {
     name: string;

@@ -134,8 +134,10 @@ describe('view join', () => {
     const sql = squash(compileViewJoin(plan(), 0, { minUs: MAY_1, maxUs: MAY_1 + 1_000_000n }));
     expect(sql).toContain('CREATE OR REPLACE TEMP TABLE __tessera_view_0 AS /* view user_stats */');
     expect(sql).toContain(
-      'ASOF LEFT JOIN (SELECT CAST("user_id" AS BIGINT) AS __k0, CAST("event_ts" AS TIMESTAMPTZ) AS __ts',
+      'ASOF LEFT JOIN (SELECT x.* FROM (SELECT CAST("user_id" AS BIGINT) AS __k0, CAST("event_ts" AS TIMESTAMPTZ) AS __ts',
     );
+    // Only entities the spine asks about reach the join.
+    expect(sql).toContain('SEMI JOIN (SELECT DISTINCT __k0 FROM __tessera_keys) k ON x.__k0 = k.__k0) r');
     expect(sql).toContain('ON s.__k0 = r.__k0 AND s.__o >= r.__o');
     // Spine rows without a timestamp or key are left to the assembly's LEFT JOIN (NULL features).
     expect(sql).toContain('FROM __tessera_keys WHERE __ts IS NOT NULL AND __k0 IS NOT NULL) s');

@@ -212,8 +212,10 @@ export function compileViewJoin(plan: PitPlan, i: number, range: TimeRange | und
           view.ttlMs > 0 ? range.minUs - BigInt(view.ttlMs) * 1000n : undefined,
           range.maxUs,
         );
-  const scan = compileSourceScan(view, filter);
   const keyAliases = view.joinKeys.map((k) => spineKeyAlias(plan, k));
+  // Only source rows of entities the spine asks about: a hash semi join is far cheaper than sorting rows no
+  // spine row can match (a 10k-row spine over 100k entities keeps about a tenth of the source).
+  const scan = `SELECT x.* FROM (${compileSourceScan(view, filter)}) x SEMI JOIN (SELECT DISTINCT ${keyAliases.join(', ')} FROM ${KEYS_TABLE}) k ON ${keyAliases.map((a, j) => `x.__k${j} = k.${a}`).join(' AND ')}`;
   const head = `CREATE OR REPLACE TEMP TABLE ${viewTable(i)} AS`;
   const comment = `/* view ${view.name.replaceAll('*/', '')} */`;
   const outputs = view.features.map((f, n) => ({ m: columnIndex(view, f.column), n }));

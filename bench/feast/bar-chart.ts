@@ -17,36 +17,57 @@ const COLORS = ['#d95f02', '#1b9e77', '#7570b3', '#e7298a'];
 export function barChart(chart: BarChart): string {
   const bar = 26;
   const gap = 22;
-  const groupWidth = chart.series.length * bar + gap;
+  const groupWidth = Math.max(
+    chart.series.length * bar + gap,
+    Math.max(...chart.groups.map((g) => g.label.length)) * 6 + 12,
+  );
   const left = 50;
   const top = 50;
   const height = 260;
-  const width = left + chart.groups.length * groupWidth + 20;
+  // Wide enough for the bars, the title and the legend (about 6.5 px per character at these sizes).
+  const legend = chart.series.map((s) => s.length * 6.5 + 30);
+  const width = Math.ceil(
+    Math.max(
+      left + chart.groups.length * groupWidth + 20,
+      left + chart.title.length * 7.5,
+      left + legend.reduce((a, b) => a + b, 0),
+    ),
+  );
   const values = chart.groups.flatMap((g) => g.values).filter((v) => v > 0);
-  const lo = 10 ** Math.floor(Math.log10(Math.min(...values)));
+  // A decade below the smallest value, so that no bar is drawn with zero height.
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...values) * 0.9));
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...values)));
   const y = (v: number) => top + height - (height * Math.log10(Math.max(v, lo) / lo)) / Math.log10(hi / lo);
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + height + 60}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + height + 40}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${left}" y="20" font-size="14" font-weight="bold">${escape(chart.title)}</text>`,
+    `<text x="${left}" y="20" font-size="13" font-weight="bold">${escape(chart.title)}</text>`,
   ];
+  let lx = left;
   chart.series.forEach((s, i) => {
     out.push(
-      `<rect x="${left + i * 90}" y="30" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/>`,
-      `<text x="${left + i * 90 + 14}" y="39">${escape(s)}</text>`,
+      `<rect x="${lx}" y="30" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/>`,
+      `<text x="${lx + 14}" y="39">${escape(s)}</text>`,
     );
+    lx += legend[i] ?? 0;
   });
-  for (let v = lo; v <= hi; v *= 10) {
+  for (let v = lo; v <= hi * 1.0001; v *= 10) {
     out.push(
       `<line x1="${left}" x2="${width - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`,
-      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`,
+      `<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${format(v)}</text>`,
     );
   }
   chart.groups.forEach((g, gi) => {
-    const x0 = left + gi * groupWidth + gap / 2;
+    const x0 = left + gi * groupWidth + (groupWidth - chart.series.length * bar) / 2;
     g.values.forEach((v, si) => {
       const x = x0 + si * bar;
+      if (!(v > 0)) {
+        // Not measured (e.g. a store that was not run at this size).
+        out.push(
+          `<text x="${x + (bar - 4) / 2}" y="${top + height - 3}" text-anchor="middle" font-size="9">n/a</text>`,
+        );
+        return;
+      }
       const yv = y(v);
       out.push(
         `<rect x="${x}" y="${yv}" width="${bar - 4}" height="${top + height - yv}" fill="${COLORS[si % COLORS.length]}"/>`,
@@ -61,5 +82,6 @@ export function barChart(chart: BarChart): string {
   return `${out.join('\n')}\n`;
 }
 
-const format = (v: number) => (v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const format = (v: number) =>
+  v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v >= 0.01 ? v.toFixed(2) : String(v);
 const escape = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');

@@ -17,7 +17,7 @@ import { FeatureStore } from '../../src/feature-store.js';
 import { type FeastHistoricalSpec, runFeastHistorical } from '../../tests/helpers/feast.js';
 import { generateOnce } from '../bench-data.js';
 import { median } from '../bench-repo.js';
-import { barChart } from './bar-chart.js';
+import { writeHistoricalChart } from './charts.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -166,19 +166,7 @@ const result = {
     };
   }),
 };
-if (args.svg !== undefined) {
-  writeFileSync(
-    args.svg,
-    barChart({
-      title: `Historical retrieval, 3 views × ${ROWS.toLocaleString()} rows (seconds, log scale; lower is better)`,
-      series: [`Feast ${feastVersion} (file/dask)`, `Feast ${feastVersion} (DuckDB)`, 'Tessera'],
-      groups: result.spines.map((r) => ({
-        label: `${r.spineRows.toLocaleString()} spine rows`,
-        values: [r.feastFileMedian ?? 0, r.feastMedian, r.tesseraMedian],
-      })),
-    }),
-  );
-}
+if (args.svg !== undefined) writeHistoricalChart(result, args.svg);
 if (args.json) console.log(JSON.stringify(result, null, 2));
 else {
   console.log(

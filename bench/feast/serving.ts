@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { generateOnce } from '../bench-data.js';
 import { median } from '../bench-repo.js';
-import { barChart } from './bar-chart.js';
+import { writeServingCharts } from './charts.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -299,35 +299,7 @@ const result = {
     errors: r.errors,
   })),
 };
-if (args.svg !== undefined) {
-  const pairs = WIDTHS.flatMap((w) =>
-    BATCHES.map((b) => {
-      const of = (system: string) =>
-        result.serving.find((r) => r.system === system && r.features === w && r.batch === b);
-      return { label: `${w} f × ${b}`, feast: of('feast'), tessera: of('tessera') };
-    }),
-  );
-  const chart = (title: string, pick: (r: { p99: number; rps: number }) => number) =>
-    barChart({
-      title,
-      series: ['Feast (feast serve)', 'Tessera (tessera serve)'],
-      groups: pairs.map((p) => ({
-        label: p.label,
-        values: [p.feast ? pick(p.feast) : 0, p.tessera ? pick(p.tessera) : 0],
-      })),
-    });
-  writeFileSync(
-    `${args.svg}-p99.svg`,
-    chart(
-      'HTTP p99 latency (ms, log scale; lower is better) — features × entities per request',
-      (r) => r.p99,
-    ),
-  );
-  writeFileSync(
-    `${args.svg}-throughput.svg`,
-    chart('HTTP throughput (requests/s, log scale; higher is better)', (r) => r.rps),
-  );
-}
+if (args.svg !== undefined) writeServingCharts(result, args.svg);
 if (args.json) console.log(JSON.stringify(result, null, 2));
 else {
   const m = result.materialize;

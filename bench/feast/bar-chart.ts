@@ -40,14 +40,15 @@ export function barChart(chart: BarChart): string {
   const y = (v: number) => top + height - (height * Math.log10(Math.max(v, lo) / lo)) / Math.log10(hi / lo);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + height + 40}" font-family="sans-serif" font-size="11">`,
+    `<title>${escapeXml(chart.title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${left}" y="20" font-size="13" font-weight="bold">${escape(chart.title)}</text>`,
+    `<text x="${left}" y="20" font-size="13" font-weight="bold">${escapeXml(chart.title)}</text>`,
   ];
   let lx = left;
   chart.series.forEach((s, i) => {
     out.push(
       `<rect x="${lx}" y="30" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/>`,
-      `<text x="${lx + 14}" y="39">${escape(s)}</text>`,
+      `<text x="${lx + 14}" y="39">${escapeXml(s)}</text>`,
     );
     lx += legend[i] ?? 0;
   });
@@ -75,7 +76,7 @@ export function barChart(chart: BarChart): string {
       );
     });
     out.push(
-      `<text x="${x0 + (chart.series.length * bar) / 2}" y="${top + height + 16}" text-anchor="middle">${escape(g.label)}</text>`,
+      `<text x="${x0 + (chart.series.length * bar) / 2}" y="${top + height + 16}" text-anchor="middle">${escapeXml(g.label)}</text>`,
     );
   });
   out.push('</svg>');
@@ -84,4 +85,4 @@ export function barChart(chart: BarChart): string {
 
 const format = (v: number) =>
   v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v >= 0.01 ? v.toFixed(2) : String(v);
-const escape = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+const escapeXml = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');

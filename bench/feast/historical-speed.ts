@@ -8,7 +8,7 @@
  *   node --import tsx bench/feast/historical-speed.ts [--spines 10000,100000,1000000] [--runs 3] [--rows 1000000]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';

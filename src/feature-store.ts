@@ -663,7 +663,7 @@ export class FeatureStore {
         columns: await this.lakeColumns(source, views),
       },
       stagingDir: join(this.config.repoPath, '.tessera', 'stream', safeName(consumer)),
-      deadLetterDir: join(this.config.repoPath, 'dead-letters', source.name),
+      deadLetterDir: this.deadLetterDir(source.name),
       ...(instanceId !== undefined ? { instanceId } : {}),
     });
   }
@@ -901,6 +901,11 @@ export class FeatureStore {
     this.producer ??= new KafkaEventProducer(brokers);
     await this.producer.send(topic, messages);
     return { sent: messages.length };
+  }
+
+  /** Where the stream engine writes the dead letters of `source` (JSON lines, each with its reason). */
+  deadLetterDir(source: string): string {
+    return join(this.config.repoPath, 'dead-letters', source);
   }
 
   async close(): Promise<void> {

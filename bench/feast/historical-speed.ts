@@ -8,7 +8,7 @@
  *   node --import tsx bench/feast/historical-speed.ts [--spines 10000,100000,1000000] [--runs 3] [--rows 1000000]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -100,7 +100,7 @@ const spec = (run: number, store: 'duckdb' | 'file' = 'duckdb', spines = SPINES)
 });
 
 const tesseraDir = join(work, 'tessera');
-await writeTesseraRepo(tesseraDir);
+writeTesseraRepo(tesseraDir);
 const store = await FeatureStore.open(tesseraDir);
 await store.apply();
 const features = VIEWS.flatMap((v) => FEATURES.map((f) => `${v.name}:${f}`));
@@ -180,8 +180,7 @@ else {
   }
 }
 
-async function writeTesseraRepo(dir: string): Promise<void> {
-  const { mkdirSync, writeFileSync } = await import('node:fs');
+function writeTesseraRepo(dir: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'tessera.yaml'), 'project: hist_bench\ndefinitions: [features.yaml]\n');
   writeFileSync(

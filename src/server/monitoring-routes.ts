@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { TesseraError } from '../core/errors.js';
+import { parseTime } from '../core/parse-time.js';
 import type { FeatureStore } from '../feature-store.js';
 import type { CurrentRequest } from '../monitoring/data-monitor.js';
 import type { ProfileStore } from '../monitoring/profile-store.js';
@@ -72,7 +73,7 @@ export function registerMonitoringRoutes(app: FastifyInstance, store: FeatureSto
       throw new TesseraError('give source or feature_service, not both', { field: 'feature_service' });
     }
     const ref = parseReference(q.reference, 'reference');
-    const window = timeWindow(q, time, (option) => option);
+    const window = timeWindow(q, parseTime, (option) => option);
     const current: CurrentRequest =
       q.source !== undefined
         ? { kind: 'source', source: q.source, ...(window ? { window } : {}) }
@@ -91,15 +92,4 @@ export function registerMonitoringRoutes(app: FastifyInstance, store: FeatureSto
       await monitor.close();
     }
   });
-}
-
-function time(text: string, field: string): Date {
-  const d = new Date(text);
-  if (Number.isNaN(d.getTime())) {
-    throw new TesseraError(`invalid time '${text}'`, {
-      field,
-      expected: 'an ISO time, e.g. 2024-05-01T00:00:00Z',
-    });
-  }
-  return d;
 }

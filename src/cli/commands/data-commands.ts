@@ -2,36 +2,14 @@ import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { parseDuration } from '../../core/duration.js';
 import { TesseraError } from '../../core/errors.js';
+import { parseTime } from '../../core/parse-time.js';
 import { FeatureStore } from '../../feature-store.js';
 import type { SpineInput } from '../../offline/offline-store.js';
 import { defaultQuarantineDir } from '../../quality/run-validation.js';
 import { action, emit, type GlobalOptions, table } from '../output.js';
 import { progress } from '../progress.js';
 import { printGateWarnings } from './validate-command.js';
-
-/**
- * Parses a time argument: ISO-8601 (`2024-05-01`, `2024-05-01T12:00:00Z`), `now`, or `now-7d` style offsets.
- * Date-only and zone-less times are UTC.
- */
-export function parseTime(text: string, field: string): Date {
-  const t = text.trim();
-  const rel = /^now(?:([+-])(.+))?$/.exec(t);
-  if (rel) {
-    const offset = rel[2] ? parseDuration(rel[2], field) : 0;
-    return new Date(Date.now() + (rel[1] === '-' ? -offset : offset));
-  }
-  const iso = /\d{2}:\d{2}/.test(t) && !/(Z|[+-]\d{2}:?\d{2})$/.test(t) ? `${t}Z` : t;
-  const ms = Date.parse(iso);
-  if (!Number.isFinite(ms)) {
-    throw new TesseraError(`invalid time '${text}'`, {
-      field,
-      expected: "ISO-8601 (2024-05-01T00:00:00Z), 'now' or 'now-7d'",
-    });
-  }
-  return new Date(ms);
-}
 
 const list = (v: string) =>
   v

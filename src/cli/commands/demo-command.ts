@@ -161,7 +161,7 @@ export function registerDemoCommand(program: Command): void {
           ]);
           await live.flush();
           await live.stop();
-          const deadLetters = readDeadLetters(dir, 'events_source');
+          const deadLetters = readDeadLetters(store, 'events_source');
           freshness.sort((a, b) => a - b);
           const streamed = {
             events: live.counters.events,
@@ -178,8 +178,8 @@ export function registerDemoCommand(program: Command): void {
             },
             refused: {
               invalid: live.counters.invalid,
-              deadLetters: deadLetters.map((d) => d.reason),
-              path: join(dir, 'dead-letters', 'events_source'),
+              deadLetters: deadLetters.letters.map((d) => d.reason),
+              path: deadLetters.dir,
             },
           };
 

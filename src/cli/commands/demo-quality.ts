@@ -130,21 +130,25 @@ export async function catchDrift(
   }
 }
 
-/** The dead letters the stream engine wrote for `source` (newest files last), parsed. */
-export function readDeadLetters(repo: string, source: string): { reason: string; value: string }[] {
-  const dir = join(repo, 'dead-letters', source);
+/** The dead letters the stream engine wrote for `source` (oldest file first), parsed, and their folder. */
+export function readDeadLetters(
+  store: FeatureStore,
+  source: string,
+): { dir: string; letters: { reason: string; value: string }[] } {
+  const dir = store.deadLetterDir(source);
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
   } catch {
-    return [];
+    return { dir, letters: [] };
   }
-  return files.sort().flatMap((f) =>
+  const letters = files.sort().flatMap((f) =>
     readFileSync(join(dir, f), 'utf8')
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l) as { reason: string; value: string }),
   );
+  return { dir, letters };
 }
 
 function failedChecks(report: ValidationReport): { check: string; rows: number }[] {

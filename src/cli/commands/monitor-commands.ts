@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { TesseraError } from '../../core/errors.js';
+import { parseTime } from '../../core/parse-time.js';
 import { FeatureStore } from '../../feature-store.js';
 import type {
   CurrentRequest,
@@ -20,7 +21,6 @@ import {
   timeWindow,
 } from '../../monitoring/repo-monitoring.js';
 import { action, EXIT, emit, type GlobalOptions, table } from '../output.js';
-import { parseTime } from './data-commands.js';
 
 /** [start, end) from --start/--end or --since; undefined when none is given. */
 function windowOf(o: { start?: string; end?: string; since?: string }): TimeWindow | undefined {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { TesseraError } from '../../core/errors.js';
+import { parseTime } from '../../core/parse-time.js';
 import { FeatureStore } from '../../feature-store.js';
 import { action, EXIT, emit, type GlobalOptions, jsonReplacer, table } from '../output.js';
-import { parseTime } from './data-commands.js';
 
 /** `skew`: served values (the feature log) against the offline recomputation at the time they were served. */
 export function registerSkewCommand(program: Command): void {

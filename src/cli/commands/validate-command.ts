@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
+import { parseTime } from '../../core/parse-time.js';
 import { FeatureStore } from '../../feature-store.js';
 import type { ValidationReport } from '../../quality/data-quality.js';
 import { formatReport, formatRun } from '../../quality/format-report.js';
 import { defaultQuarantineDir } from '../../quality/run-validation.js';
 import { action, EXIT, emit, type GlobalOptions, table } from '../output.js';
-import { parseTime } from './data-commands.js';
 
 /**
  * Prints the warnings of a validation that gated a job (to stderr, so `--json` output stays one document).

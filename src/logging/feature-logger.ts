@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { RegistryState } from '../definitions/definition.js';
 import { recordFeatureLogDropped } from '../metrics/metrics.js';
-import type { ColumnSpec } from '../offline/duckdb/rows-table.js';
 import { servedColumns } from '../serving/online-serving.js';
 import type { OnlineFeaturesRequest, OnlineFeaturesResult } from '../serving/types.js';
-import { LOG_FIXED_COLUMNS, type LogLayout, logLayout } from './log-layout.js';
-import { DuckDbLogWriter, type LogFileWriter } from './log-writer.js';
+import { type FileOutcome, type LogEntry, LogFiles, statusCode } from './log-files.js';
+import { logLayout } from './log-layout.js';
+import { type LogSink, WorkerLogSink } from './log-sink.js';
+import type { LogFileWriter } from './log-writer.js';
 
 export interface FeatureLoggerOptions {
   /** Absolute folder of the log: files go to `<dir>/date=YYYY-MM-DD/<uuid>.parquet`. */
@@ -22,8 +21,12 @@ export interface FeatureLoggerOptions {
   readonly maxFileRows: number;
   /** Random numbers in [0, 1) for sampling (default Math.random; tests pass a seeded generator). */
   readonly random?: () => number;
+  /**
+   * Writes the files in this thread with this writer, instead of the log's own thread (which uses a
+   * DuckDbLogWriter): for tests and embedders that control writing.
+   */
   readonly writer?: LogFileWriter;
-  /** Called (never awaited) when a flush fails; the rows it held are counted in `failedRows`. */
+  /** Called (never awaited) when rows are lost (a file cannot be written); they are counted in `failedRows`. */
   readonly onError?: (error: Error) => void;
 }
 
@@ -43,8 +46,8 @@ export interface FeatureLogCounters {
   lastError: string | undefined;
 }
 
-/** A served request waiting to be written: references only, so enqueueing costs no copying. */
-interface Entry {
+/** A sampled request waiting for the next hand-over: references only, so logging adds no work to the request. */
+interface Pending {
   readonly servedAtMs: number;
   readonly state: RegistryState;
   readonly featureService: string | undefined;
@@ -52,13 +55,14 @@ interface Entry {
   readonly result: OnlineFeaturesResult;
 }
 
-const DAY_MS = 86_400_000;
-
 /**
- * Feature logging: what online serving served, sampled per request, queued in memory and written to the lake
- * as Parquet by a background flusher (docs/feature-logging.md gives the file layout). `log` is O(1) and never
- * throws: a request never waits for, or fails because of, logging. The queue is bounded; a request that does not
- * fit is dropped and counted. `close` writes whatever is queued.
+ * Feature logging: what online serving served, sampled per request, written to the lake as Parquet
+ * (docs/feature-logging.md gives the file layout). `log` is O(1) and never throws: a request never waits for,
+ * or fails because of, logging. Sampled requests are handed, after the current turn of the event loop (so
+ * after the request's answer), to the log's own thread as plain data: the served values by structured clone
+ * and the statuses as one byte each. That thread encodes and writes the files. Rows count against `queueSize`
+ * from the moment they are logged until written; a request that does not fit is dropped and counted.
+ * `close` writes whatever is held.
  *
  * @example
  * const logger = new FeatureLogger({ dir: '/repo/feature_logs', sampleRate: 0.1, queueSize: 10_000,
@@ -76,27 +80,34 @@ export class FeatureLogger {
     files: 0,
     lastError: undefined,
   };
-  private queue: Entry[] = [];
-  private queuedRows = 0;
-  /** Rows of the flush in progress: they still count against the queue size until written. */
-  private inFlightRows = 0;
-  private flushing: Promise<void> | undefined;
-  private flushRequested = false;
+  private pending: Pending[] = [];
+  private pendingRows = 0;
+  private handOverScheduled = false;
+  /** Rows logged and not yet written or failed: what counts against the queue size. */
+  private heldRows = 0;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
-  private readonly writer: LogFileWriter;
+  private readonly sink: LogSink;
   private readonly random: () => number;
-  private readonly layouts = new WeakMap<RegistryState, Map<string, LogLayout>>();
+  /** Layout ids per registry state and selection; the sink is told each layout once. */
+  private readonly layouts = new WeakMap<RegistryState, Map<string, number>>();
+  private nextLayout = 0;
 
   constructor(private readonly opts: FeatureLoggerOptions) {
-    this.writer = opts.writer ?? new DuckDbLogWriter();
+    const onFiles = (outcomes: FileOutcome[]) => this.settle(outcomes);
+    this.sink =
+      opts.writer !== undefined
+        ? new LogFiles({ dir: opts.dir, maxFileRows: opts.maxFileRows, writer: opts.writer, onFiles })
+        : new WorkerLogSink({ dir: opts.dir, maxFileRows: opts.maxFileRows }, onFiles, (error) =>
+            this.fail(this.heldRows - this.pendingRows, error),
+          );
     this.random = opts.random ?? Math.random;
     this.timer = setInterval(() => void this.flush(), opts.flushIntervalMs);
     this.timer.unref();
   }
 
   /**
-   * Offers a served request to the log: sampled, then queued if it fits. Never throws, never waits.
+   * Offers a served request to the log: sampled, then held if it fits. Never throws, never waits.
    * `servedAtMs` is the request's time (its `now` when given).
    */
   log(
@@ -113,160 +124,134 @@ export class FeatureLogger {
     if (rate < 1 && !(this.random() < rate)) return;
     this.counters.sampledRequests++;
     const n = result.rows.length;
-    if (this.closed || this.queuedRows + this.inFlightRows + n > this.opts.queueSize) {
+    if (this.closed || this.heldRows + n > this.opts.queueSize) {
       this.counters.droppedRows += n;
       recordFeatureLogDropped(n, this.closed ? 'closed' : 'queue_full');
       return;
     }
-    this.queue.push({ servedAtMs, state, featureService: service, features: request.features, result });
-    this.queuedRows += n;
+    this.pending.push({ servedAtMs, state, featureService: service, features: request.features, result });
+    this.heldRows += n;
+    this.pendingRows += n;
     this.counters.loggedRows += n;
-    if (this.queuedRows >= this.opts.maxFileRows && !this.flushRequested) {
-      this.flushRequested = true;
-      setImmediate(() => void this.flush());
+    if (!this.handOverScheduled) {
+      this.handOverScheduled = true;
+      setImmediate(() => this.handOver());
     }
   }
 
-  /** Writes everything queued so far; resolves when written (or failed: see `counters`). Never rejects. */
+  /** Writes everything logged so far; resolves when written (or failed: see `counters`). Never rejects. */
   flush(): Promise<void> {
-    const previous = this.flushing ?? Promise.resolve();
-    const next = previous.then(() => this.flushQueued());
-    this.flushing = next;
-    void next.finally(() => {
-      if (this.flushing === next) this.flushing = undefined;
-    });
-    return next;
+    this.handOver();
+    return this.sink.flush();
   }
 
-  /** Stops the timer and writes what is queued; later requests are dropped and counted. */
+  /** Stops the timer and writes what is held; later requests are dropped and counted. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     await this.flush();
-    await this.writer.close().catch(() => undefined);
+    await this.sink.close().catch(() => undefined);
   }
 
-  private async flushQueued(): Promise<void> {
-    this.flushRequested = false;
-    if (this.queue.length === 0) return;
-    const entries = this.queue;
-    const rows = this.queuedRows;
-    this.queue = [];
-    this.queuedRows = 0;
-    this.inFlightRows += rows;
+  /** Gives the sink the requests logged since the last hand-over. */
+  private handOver(): void {
+    this.handOverScheduled = false;
+    if (this.pending.length === 0) return;
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingRows = 0;
+    const entries: LogEntry[] = [];
+    for (const p of pending) {
+      try {
+        entries.push(this.entryOf(p));
+      } catch (e) {
+        this.fail(p.result.rows.length, e);
+      }
+    }
     try {
-      await this.writeEntries(entries);
-    } finally {
-      this.inFlightRows -= rows;
-    }
-  }
-
-  /** One file per day (UTC, of served_at) and per `maxFileRows` rows; a failed file is counted, not thrown. */
-  private async writeEntries(entries: readonly Entry[]): Promise<void> {
-    const byDay = new Map<number, Entry[]>();
-    for (const e of entries) {
-      const day = Math.floor(e.servedAtMs / DAY_MS);
-      const list = byDay.get(day);
-      if (list) list.push(e);
-      else byDay.set(day, [e]);
-    }
-    for (const [day, dayEntries] of byDay) {
-      for (const chunk of chunks(dayEntries, this.opts.maxFileRows)) {
-        const n = chunk.reduce((s, e) => s + e.result.rows.length, 0);
+      this.sink.add(entries);
+    } catch {
+      // One value that cannot be copied (an on-demand transform returning a function, say) must cost only its
+      // own request: hand the entries over one by one.
+      for (const entry of entries) {
         try {
-          const { columns, rows } = this.toRows(chunk);
-          const date = new Date(day * DAY_MS).toISOString().slice(0, 10);
-          await this.writer.write(
-            columns,
-            rows,
-            join(this.opts.dir, `date=${date}`, `${randomUUID()}.parquet`),
-          );
-          this.counters.writtenRows += n;
-          this.counters.files++;
+          this.sink.add([entry]);
         } catch (e) {
-          const error = e instanceof Error ? e : new Error(String(e));
-          this.counters.failedRows += n;
-          recordFeatureLogDropped(n, 'write_failed');
-          this.counters.lastError = error.message;
-          try {
-            this.opts.onError?.(error);
-          } catch {
-            // a failing error callback must not stop the flusher either
-          }
+          this.fail(entry.values.length, e);
         }
       }
     }
   }
 
-  private layoutOf(e: Entry): LogLayout {
-    let byState = this.layouts.get(e.state);
+  /** A pending request as plain data: its layout's id, its values, its statuses as bytes. */
+  private entryOf(p: Pending): LogEntry {
+    const { result } = p;
+    const n = result.rows.length;
+    const cols = servedColumns(result);
+    const values =
+      cols !== undefined ? cols.values : Array.from({ length: n }, (_, i) => outputValues(result, i));
+    const width = n === 0 ? 0 : (values[0] as readonly unknown[]).length;
+    const statuses = new Uint8Array(n * width);
+    for (let i = 0; i < n; i++) {
+      const row = result.statuses[i] ?? [];
+      for (let c = 0; c < width; c++) {
+        const s = row[c];
+        if (s !== 'PRESENT' && s !== undefined) statuses[i * width + c] = statusCode(s);
+      }
+    }
+    return {
+      servedAtMs: p.servedAtMs,
+      layout: this.layoutId(p),
+      featureService: p.featureService ?? null,
+      values,
+      statuses,
+    };
+  }
+
+  private layoutId(p: Pending): number {
+    let byState = this.layouts.get(p.state);
     if (byState === undefined) {
       byState = new Map();
-      this.layouts.set(e.state, byState);
+      this.layouts.set(p.state, byState);
     }
     const key =
-      e.featureService !== undefined ? `service:${e.featureService}` : `features:${e.features?.join('\n')}`;
-    let layout = byState.get(key);
-    if (layout === undefined) {
-      layout = logLayout(e.state, {
-        ...(e.features !== undefined ? { features: e.features } : {}),
-        ...(e.featureService !== undefined ? { featureService: e.featureService } : {}),
+      p.featureService !== undefined ? `service:${p.featureService}` : `features:${p.features?.join('\n')}`;
+    let id = byState.get(key);
+    if (id === undefined) {
+      const layout = logLayout(p.state, {
+        ...(p.features !== undefined ? { features: p.features } : {}),
+        ...(p.featureService !== undefined ? { featureService: p.featureService } : {}),
       });
-      byState.set(key, layout);
+      id = this.nextLayout++;
+      this.sink.defineLayout(id, layout);
+      byState.set(key, id);
     }
-    return layout;
+    return id;
   }
 
-  /**
-   * The rows of a file: the union of the entries' columns, null where an entry did not serve a column. Rows are
-   * generated as the writer consumes them, so building them is sliced with the appending (see DuckDbLogWriter).
-   */
-  private toRows(entries: readonly Entry[]): { columns: ColumnSpec[]; rows: Iterable<unknown[]> } {
-    const index = new Map<string, number>();
-    const columns: ColumnSpec[] = [];
-    const column = (name: string, type: string): number => {
-      let i = index.get(name);
-      if (i === undefined) {
-        i = columns.length;
-        index.set(name, i);
-        columns.push({ name, type });
-      }
-      return i;
-    };
-    for (const c of LOG_FIXED_COLUMNS) column(c.name, c.type);
-    const laid = entries.map((e) => {
-      const layout = this.layoutOf(e);
-      return {
-        entry: e,
-        keys: layout.joinKeys.map((k) => column(k.name, k.type)),
-        values: layout.features.map((f) => column(f.column, f.type)),
-        statuses: layout.features.map((f) => column(f.statusColumn, 'VARCHAR')),
-      };
-    });
-    function* rows(): Iterable<unknown[]> {
-      for (const { entry, keys, values, statuses } of laid) {
-        const { result } = entry;
-        const requestId = randomUUID();
-        const servedAt = new Date(entry.servedAtMs);
-        const cols = servedColumns(result);
-        const nKeys = keys.length;
-        for (let i = 0; i < result.rows.length; i++) {
-          const row: unknown[] = new Array(columns.length).fill(null);
-          row[0] = requestId;
-          row[1] = servedAt;
-          row[2] = entry.featureService ?? null;
-          const served = cols?.values[i] ?? outputValues(result, i);
-          const status = result.statuses[i] ?? [];
-          for (let k = 0; k < nKeys; k++) row[keys[k] as number] = served[k] ?? null;
-          for (let j = 0; j < values.length; j++) {
-            row[values[j] as number] = served[nKeys + j] ?? null;
-            row[statuses[j] as number] = status[nKeys + j] ?? null;
-          }
-          yield row;
-        }
-      }
+  /** Counts what became of written files' rows. */
+  private settle(outcomes: readonly FileOutcome[]): void {
+    for (const o of outcomes) {
+      if ('path' in o) {
+        this.heldRows -= o.rows;
+        this.counters.writtenRows += o.rows;
+        this.counters.files++;
+      } else this.fail(o.rows, new Error(o.error));
     }
-    return { columns, rows: rows() };
+  }
+
+  /** Rows lost: counted, reported to `onError`, never thrown. */
+  private fail(rows: number, e: unknown): void {
+    const error = e instanceof Error ? e : new Error(String(e));
+    this.heldRows -= rows;
+    this.counters.failedRows += rows;
+    recordFeatureLogDropped(rows, 'write_failed');
+    this.counters.lastError = error.message;
+    try {
+      this.opts.onError?.(error);
+    } catch {
+      // a failing error callback must not stop logging either
+    }
   }
 }
 
@@ -274,21 +259,4 @@ export class FeatureLogger {
 function outputValues(result: OnlineFeaturesResult, i: number): unknown[] {
   const row = result.rows[i] as Readonly<Record<string, unknown>>;
   return result.featureNames.map((n) => row[n]);
-}
-
-/** Splits entries into groups of at most `maxRows` entity rows (an entry is never split). */
-function* chunks(entries: readonly Entry[], maxRows: number): Iterable<Entry[]> {
-  let chunk: Entry[] = [];
-  let rows = 0;
-  for (const e of entries) {
-    const n = e.result.rows.length;
-    if (chunk.length > 0 && rows + n > maxRows) {
-      yield chunk;
-      chunk = [];
-      rows = 0;
-    }
-    chunk.push(e);
-    rows += n;
-  }
-  if (chunk.length > 0) yield chunk;
 }

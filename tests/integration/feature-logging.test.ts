@@ -239,6 +239,23 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
     expect(logger.counters.lastError).toMatch(/logs_blocked/);
   });
 
+  it('loses only the request whose value cannot be copied to the log thread', async () => {
+    const store = await openWithLogging(repo.dir, { path: 'logs_uncopyable', flush_interval: '1h' });
+    const request = { features: ['user_stats:views_7d'], entities: [{ user_id: 1 }, { user_id: 2 }] };
+    const good = await store.getOnlineFeatures(request);
+    // What an on-demand transform returning a function would serve: a value structured clone refuses.
+    const bad = { ...good, rows: good.rows.map((r) => ({ ...r, views_7d: () => 1 })) };
+    const logger = store.featureLogger as FeatureLogger;
+    const state = store.currentState();
+    logger.log(state, request, good, 1);
+    logger.log(state, request, bad, 2);
+    logger.log(state, request, good, 3);
+    await store.close();
+    expect(logger.counters).toMatchObject({ loggedRows: 8, writtenRows: 6, failedRows: 2 });
+    expect(logger.counters.lastError).toMatch(/could not be cloned/);
+    expect((await readFeatureLog(join(repo.dir, 'logs_uncopyable'))).rows).toHaveLength(6);
+  });
+
   it('logs what the HTTP server serves, and flushes when the server closes', async () => {
     const store = await openWithLogging(repo.dir, { path: 'logs_http', flush_interval: '1h' });
     const app = await buildServer(store);

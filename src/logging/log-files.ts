@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { ColumnSpec } from '../offline/duckdb/rows-table.js';
+import type { FeatureStatus } from '../serving/types.js';
+import { LOG_FIXED_COLUMNS, type LogLayout } from './log-layout.js';
+import type { LogSink } from './log-sink.js';
+import type { LogFileWriter } from './log-writer.js';
+
+/**
+ * Statuses travel as one byte each (index in this list): a Uint8Array is copied to the logging thread as a
+ * block, where an array of strings is serialized string by string (measured: 2.7 times the cost of the values).
+ */
+export const STATUS_NAMES: readonly FeatureStatus[] = [
+  'PRESENT',
+  'NULL_VALUE',
+  'NOT_FOUND',
+  'OUTSIDE_MAX_AGE',
+  'DEFAULTED',
+];
+
+/** The byte of a status (see STATUS_NAMES); identity comparisons of interned strings, PRESENT first. */
+export function statusCode(status: FeatureStatus): number {
+  if (status === 'PRESENT') return 0;
+  if (status === 'NULL_VALUE') return 1;
+  if (status === 'NOT_FOUND') return 2;
+  if (status === 'OUTSIDE_MAX_AGE') return 3;
+  return 4;
+}
+
+/**
+ * One logged request as the logging thread receives it: plain data only (structured-clone friendly), in the
+ * served result's column order (join keys first, then features), its selection named by a layout id.
+ */
+export interface LogEntry {
+  readonly servedAtMs: number;
+  readonly layout: number;
+  readonly featureService: string | null;
+  /** values[i]: entity row i's output values. */
+  readonly values: readonly (readonly unknown[])[];
+  /** statuses[i * width + c]: the status byte of output column c of entity row i (width = values[0].length). */
+  readonly statuses: Uint8Array;
+}
+
+/** What became of a file's rows: written to `path`, or lost with `error`. */
+export type FileOutcome =
+  | { readonly rows: number; readonly path: string }
+  | { readonly rows: number; readonly error: string };
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Turns logged requests into Parquet files (docs/feature-logging.md): one file per UTC day of `served_at` and
+ * per `maxFileRows` rows, the union of the requests' columns, null where a request did not serve one. Knows
+ * nothing of threads: the feature logger runs it on a worker thread (src/logging/log-worker.ts), or in process
+ * when given a writer. A file that cannot be written is reported, never thrown.
+ *
+ * @example
+ * const files = new LogFiles({ dir: '/repo/feature_logs', maxFileRows: 100_000, writer: new DuckDbLogWriter(),
+ *   onFiles: (outcomes) => console.log(outcomes) }); // [{ rows: 3, path: '/repo/feature_logs/date=2024-05-01/….parquet' }]
+ * files.defineLayout(0, layout);
+ * files.add([entry]); // files.heldRows === entry.values.length
+ * await files.flush();
+ */
+export class LogFiles implements LogSink {
+  private readonly layouts = new Map<number, LogLayout>();
+  private entries: LogEntry[] = [];
+  private rows = 0;
+  /** The flush in progress (flushes run one after another), and whether one is already due. */
+  private flushing: Promise<void> = Promise.resolve();
+  private flushDue = false;
+
+  constructor(
+    private readonly opts: {
+      readonly dir: string;
+      readonly maxFileRows: number;
+      readonly writer: LogFileWriter;
+      /** Told what became of each file's rows, as files complete. */
+      readonly onFiles: (outcomes: FileOutcome[]) => void;
+    },
+  ) {}
+
+  defineLayout(id: number, layout: LogLayout): void {
+    this.layouts.set(id, layout);
+  }
+
+  /** Entity rows added and not yet taken by a flush. */
+  get heldRows(): number {
+    return this.rows;
+  }
+
+  /** Holds requests' rows; a flush starts as soon as `maxFileRows` rows are held. */
+  add(entries: readonly LogEntry[]): void {
+    for (const entry of entries) {
+      this.entries.push(entry);
+      this.rows += entry.values.length;
+    }
+    if (this.rows >= this.opts.maxFileRows && !this.flushDue) {
+      this.flushDue = true;
+      void this.flush();
+    }
+  }
+
+  /** Writes every row held so far, after any flush in progress; resolves once their outcomes are reported. */
+  flush(): Promise<void> {
+    const run = this.flushing.then(async () => {
+      this.flushDue = false;
+      const entries = this.entries;
+      this.entries = [];
+      this.rows = 0;
+      if (entries.length > 0) this.opts.onFiles(await this.write(entries));
+    });
+    this.flushing = run.catch(() => undefined); // a failed flush must not stop the ones after it
+    return run;
+  }
+
+  close(): Promise<void> {
+    return this.opts.writer.close();
+  }
+
+  /** One file per day and per `maxFileRows` rows; one outcome per file (or group of rows that failed). */
+  private async write(entries: readonly LogEntry[]): Promise<FileOutcome[]> {
+    const byDay = new Map<number, LogEntry[]>();
+    for (const e of entries) {
+      const day = Math.floor(e.servedAtMs / DAY_MS);
+      const list = byDay.get(day);
+      if (list) list.push(e);
+      else byDay.set(day, [e]);
+    }
+    const outcomes: FileOutcome[] = [];
+    for (const [day, dayEntries] of byDay) {
+      for (const chunk of chunks(dayEntries, this.opts.maxFileRows)) {
+        const rows = chunk.reduce((s, e) => s + e.values.length, 0);
+        const date = new Date(day * DAY_MS).toISOString().slice(0, 10);
+        const path = join(this.opts.dir, `date=${date}`, `${randomUUID()}.parquet`);
+        try {
+          const file = this.toRows(chunk);
+          await this.opts.writer.write(file.columns, file.rows, path);
+          outcomes.push({ rows, path });
+        } catch (e) {
+          outcomes.push({ rows, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+    }
+    return outcomes;
+  }
+
+  /** The columns of a file (fixed ones, then each new key or feature as met) and its rows, made as consumed. */
+  private toRows(entries: readonly LogEntry[]): { columns: ColumnSpec[]; rows: Iterable<unknown[]> } {
+    const index = new Map<string, number>();
+    const columns: ColumnSpec[] = [];
+    const column = (name: string, type: string): number => {
+      let i = index.get(name);
+      if (i === undefined) {
+        i = columns.length;
+        index.set(name, i);
+        columns.push({ name, type });
+      }
+      return i;
+    };
+    for (const c of LOG_FIXED_COLUMNS) column(c.name, c.type);
+    const laid = entries.map((entry) => {
+      const layout = this.layouts.get(entry.layout);
+      if (layout === undefined) throw new Error(`feature log: no layout ${entry.layout} (an internal error)`);
+      return {
+        entry,
+        keys: layout.joinKeys.map((k) => column(k.name, k.type)),
+        values: layout.features.map((f) => column(f.column, f.type)),
+        statuses: layout.features.map((f) => column(f.statusColumn, 'VARCHAR')),
+      };
+    });
+    const width = columns.length;
+    function* rows(): Iterable<unknown[]> {
+      for (const { entry, keys, values, statuses } of laid) {
+        const requestId = randomUUID();
+        const servedAt = new Date(entry.servedAtMs);
+        const nKeys = keys.length;
+        const served = entry.values;
+        const codes = entry.statuses;
+        const servedWidth = nKeys + values.length;
+        for (let i = 0; i < served.length; i++) {
+          const row: unknown[] = new Array(width).fill(null);
+          row[0] = requestId;
+          row[1] = servedAt;
+          row[2] = entry.featureService;
+          const v = served[i] as readonly unknown[];
+          for (let k = 0; k < nKeys; k++) row[keys[k] as number] = v[k] ?? null;
+          for (let j = 0; j < values.length; j++) {
+            row[values[j] as number] = v[nKeys + j] ?? null;
+            row[statuses[j] as number] = STATUS_NAMES[codes[i * servedWidth + nKeys + j] as number] ?? null;
+          }
+          yield row;
+        }
+      }
+    }
+    return { columns, rows: rows() };
+  }
+}
+
+/** Splits entries into groups of at most `maxRows` entity rows (an entry is never split). */
+function* chunks(entries: readonly LogEntry[], maxRows: number): Iterable<LogEntry[]> {
+  let chunk: LogEntry[] = [];
+  let rows = 0;
+  for (const e of entries) {
+    const n = e.values.length;
+    if (chunk.length > 0 && rows + n > maxRows) {
+      yield chunk;
+      chunk = [];
+      rows = 0;
+    }
+    chunk.push(e);
+    rows += n;
+  }
+  if (chunk.length > 0) yield chunk;
+}

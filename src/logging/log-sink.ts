@@ -1,0 +1,140 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { FileOutcome, LogEntry } from './log-files.js';
+import type { LogLayout } from './log-layout.js';
+
+/**
+ * Where the feature logger sends what it logged: LogFiles in process (given a writer: tests, embedding), or
+ * WorkerLogSink, the default, which hands it to a thread of its own. Outcomes come back through the callback
+ * each was made with.
+ */
+export interface LogSink {
+  /** Names a layout (a served selection's columns) for the entries that follow. */
+  defineLayout(id: number, layout: LogLayout): void;
+  /** Takes requests' rows. Throws only when they cannot be handed over (a value that cannot be copied). */
+  add(entries: readonly LogEntry[]): void;
+  /** Resolves once everything added before is written (or reported failed). Never rejects. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What the serving thread tells the log thread. */
+export type ToLogThread =
+  | { readonly type: 'layout'; readonly id: number; readonly layout: LogLayout }
+  | { readonly type: 'entries'; readonly entries: readonly LogEntry[] }
+  | { readonly type: 'flush'; readonly id: number }
+  | { readonly type: 'close' };
+
+/** What the log thread tells the serving thread. */
+export type FromLogThread =
+  | { readonly type: 'files'; readonly outcomes: FileOutcome[] }
+  | { readonly type: 'flushed'; readonly id: number }
+  | { readonly type: 'closed' };
+
+export interface WorkerSetup {
+  readonly dir: string;
+  readonly maxFileRows: number;
+}
+
+/**
+ * The feature log's thread, seen from the serving thread. Entries are copied to it by postMessage (V8's
+ * structured clone: values in a binary form, no text encoding) and the thread encodes and writes the files.
+ * The thread holds the process open only while a flush or close is awaited, so a process that never closes its
+ * store still exits. If the thread dies, everything it held and everything after is reported failed.
+ */
+export class WorkerLogSink implements LogSink {
+  private readonly worker: Worker;
+  private nextFlush = 0;
+  private readonly flushes = new Map<number, () => void>();
+  private closing: (() => void) | undefined;
+  private dead: Error | undefined;
+
+  constructor(
+    setup: WorkerSetup,
+    private readonly onFiles: (outcomes: FileOutcome[]) => void,
+    private readonly onDeath: (error: Error) => void,
+  ) {
+    this.worker = import.meta.url.endsWith('.ts')
+      ? new Worker(fromSources(), { eval: true, workerData: setup })
+      : new Worker(new URL('./log-worker.js', import.meta.url), { workerData: setup });
+    this.worker.unref();
+    this.worker.on('message', (m: FromLogThread) => this.receive(m));
+    this.worker.on('error', (e) => this.die(e));
+    this.worker.on('exit', (code) => {
+      if (this.closing === undefined) this.die(new Error(`the feature log thread exited (code ${code})`));
+      this.closing?.();
+    });
+  }
+
+  defineLayout(id: number, layout: LogLayout): void {
+    this.post({ type: 'layout', id, layout });
+  }
+
+  add(entries: readonly LogEntry[]): void {
+    this.post({ type: 'entries', entries });
+  }
+
+  flush(): Promise<void> {
+    if (this.dead) return Promise.resolve();
+    const id = this.nextFlush++;
+    return this.awaitReply((resolve) => {
+      this.flushes.set(id, resolve);
+      this.post({ type: 'flush', id });
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.dead) return this.worker.terminate().then(() => undefined);
+    return this.awaitReply((resolve) => {
+      this.closing = resolve;
+      this.post({ type: 'close' });
+    });
+  }
+
+  private post(message: ToLogThread): void {
+    if (this.dead) throw this.dead;
+    this.worker.postMessage(message);
+  }
+
+  /** Keeps the process alive while a reply is due (the thread is unref'd otherwise). */
+  private async awaitReply(send: (resolve: () => void) => void): Promise<void> {
+    this.worker.ref();
+    try {
+      await new Promise<void>(send);
+    } finally {
+      if (this.flushes.size === 0) this.worker.unref();
+    }
+  }
+
+  private receive(message: FromLogThread): void {
+    if (message.type === 'files') this.onFiles(message.outcomes);
+    else if (message.type === 'flushed') {
+      this.flushes.get(message.id)?.();
+      this.flushes.delete(message.id);
+    } else void this.worker.terminate(); // 'closed': its files are written; 'exit' resolves close()
+  }
+
+  private die(error: Error): void {
+    if (this.dead) return;
+    this.dead = error;
+    this.onDeath(error);
+    for (const resolve of this.flushes.values()) resolve();
+    this.flushes.clear();
+  }
+}
+
+/**
+ * Running from the TypeScript sources (tsx, vitest), the worker is log-worker.ts, started through tsx's loader
+ * (a worker does not take `--import`): a small script loads tsx in the thread, then imports it.
+ */
+function fromSources(): string {
+  // tsx's ES-module API (index.mjs, next to the index.cjs that require resolves) registers its hooks in the
+  // calling thread, which can then import TypeScript.
+  const api = pathToFileURL(
+    join(dirname(createRequire(import.meta.url).resolve('tsx/esm/api')), 'index.mjs'),
+  ).href;
+  const entry = new URL('./log-worker.ts', import.meta.url).href;
+  return `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+}

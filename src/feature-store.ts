@@ -44,8 +44,7 @@ import { toOnlineRows } from './serving/push.js';
 import { type FeatureSelector, type OnlineRowOf, selectorRefs } from './serving/typed-result.js';
 import type { OnlineFeaturesRequest, PushRequest } from './serving/types.js';
 import { decodeEvent, type EventSchema, eventSchemaOf } from './stream/event-decoder.js';
-import { KafkaEventProducer } from './stream/kafka/kafka-producer.js';
-import { KafkaSource } from './stream/kafka/kafka-source.js';
+import type { KafkaEventProducer } from './stream/kafka/kafka-producer.js';
 import { MemoryLog, MemoryLogSource } from './stream/memory/memory-log.js';
 import { ParquetReplaySource } from './stream/replay/parquet-replay-source.js';
 import { safeName } from './stream/staged-files.js';
@@ -502,7 +501,7 @@ export class FeatureStore {
     await this.refresh();
     const { source, views } = this.streamedSource(opts.source);
     const groupId = opts.groupId ?? `${this.config.project}.${source.name}`;
-    const records = this.streamSourceFor(source, groupId, opts);
+    const records = await this.streamSourceFor(source, groupId, opts);
     const worker = await this.streamWorker(source, views, groupId, opts.instanceId);
     const uninstrument = opts.metrics
       ? instrumentStream(opts.metrics, {
@@ -533,12 +532,16 @@ export class FeatureStore {
     return worker.counters;
   }
 
-  /** Where a source's stream records come from: a Parquet replay when asked, else its Kafka topic. */
-  private streamSourceFor(
+  /**
+   * Where a source's stream records come from: a Parquet replay when asked, else its Kafka topic. The Kafka
+   * client is loaded here, when first needed: importing it costs ~0.8 s, which every other command (and a
+   * `materialize` of a few thousand rows) would pay for nothing.
+   */
+  private async streamSourceFor(
     source: Source,
     groupId: string,
     opts: { replay?: string; batchSize?: number; instanceId?: string },
-  ): StreamSource {
+  ): Promise<StreamSource> {
     if (opts.replay !== undefined) {
       const path = resolve(this.config.repoPath, opts.replay);
       if (source.type === 'parquet' && resolve(this.config.repoPath, source.path) === path) {
@@ -555,6 +558,7 @@ export class FeatureStore {
       });
     }
     const { brokers, topic } = this.kafkaOf(source);
+    const { KafkaSource } = await import('./stream/kafka/kafka-source.js');
     return new KafkaSource({
       brokers,
       topic,
@@ -898,7 +902,10 @@ export class FeatureStore {
     const schema = eventSchemaOf(source, views);
     const messages = keyedEvents(source.name, schema, request.events);
     const { brokers, topic } = this.kafkaOf(source);
-    this.producer ??= new KafkaEventProducer(brokers);
+    if (this.producer === undefined) {
+      const { KafkaEventProducer } = await import('./stream/kafka/kafka-producer.js'); // see streamSourceFor
+      this.producer = new KafkaEventProducer(brokers);
+    }
     await this.producer.send(topic, messages);
     return { sent: messages.length };
   }

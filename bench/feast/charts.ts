@@ -2,7 +2,8 @@
  * The Feast comparison charts, from the benchmarks' JSON results: the benchmarks call these with `--svg`, and
  * this script re-renders them from saved `--json` output without re-running anything:
  *
- *   node --import tsx bench/feast/charts.ts --serving serving.json --historical historical.json [--out docs/feast]
+ *   node --import tsx bench/feast/charts.ts --serving serving.json --historical historical.json \
+ *     --materialize materialize.json [--out docs/feast]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,6 +25,27 @@ export interface HistoricalResult {
     feastMedian: number;
     tesseraMedian: number;
   }[];
+}
+
+/** What bench/feast/materialize.ts reports (the part the chart uses). */
+export interface MaterializeResult {
+  readonly entities: number;
+  readonly views: readonly { features: number; feastRowsPerSecond: number; tesseraRowsPerSecond: number }[];
+}
+
+/** Rows per second per view width, both systems. */
+export function writeMaterializeChart(result: MaterializeResult, path: string): void {
+  writeFileSync(
+    path,
+    barChart({
+      title: `Materialization into Redis, ${result.entities.toLocaleString()} rows per view: rows/s (log scale, higher is better)`,
+      series: ['Feast', 'Tessera'],
+      groups: result.views.map((v) => ({
+        label: `${v.features} features`,
+        values: [v.feastRowsPerSecond, v.tesseraRowsPerSecond],
+      })),
+    }),
+  );
 }
 
 /** `<prefix>-p99.svg` and `<prefix>-throughput.svg`: one group per (features, entities per request). */
@@ -72,6 +94,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
     options: {
       serving: { type: 'string' },
       historical: { type: 'string' },
+      materialize: { type: 'string' },
       out: { type: 'string', default: 'docs/feast' },
     },
   });
@@ -84,6 +107,12 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
     writeHistoricalChart(
       JSON.parse(readFileSync(values.historical, 'utf8')) as HistoricalResult,
       `${values.out}-historical.svg`,
+    );
+  }
+  if (values.materialize) {
+    writeMaterializeChart(
+      JSON.parse(readFileSync(values.materialize, 'utf8')) as MaterializeResult,
+      `${values.out}-materialize.svg`,
     );
   }
 }

@@ -27,6 +27,11 @@ const { values: args } = parseArgs({
     /** Spines also run on Feast's file (pandas/dask) offline store: it is much slower, so the smaller ones. */
     'file-spines': { type: 'string', default: '10000,100000' },
     json: { type: 'boolean', default: false },
+    /**
+     * Also say where the time went, from the last run: Feast's seconds in DuckDB's native calls, Arrow's and the
+     * rest (cProfile, which slows Feast's Python a little), and Tessera's seconds per phase of its retrieval.
+     */
+    profile: { type: 'boolean', default: false },
     /** Write the chart (seconds per spine size) to this SVG file. */
     svg: { type: 'string' },
   },
@@ -81,6 +86,7 @@ const spec = (run: number, store: 'duckdb' | 'file' = 'duckdb', spines = SPINES)
   repo_dir: join(work, `feast-${store}-${run}`),
   project: 'feast_hist',
   offline_store: store,
+  profile: args.profile && store === 'duckdb' && run === RUNS - 1,
   entities: [{ name: 'user', join_key: 'user_id', type: 'int64' }],
   views: VIEWS.map((v) => ({
     name: v.name,
@@ -108,11 +114,17 @@ const features = VIEWS.flatMap((v) => FEATURES.map((f) => `${v.name}:${f}`));
 const seconds: Record<string, { feast: number[]; feastFile: number[]; tessera: number[] }> = {};
 for (const n of SPINES) seconds[n] = { feast: [], feastFile: [], tessera: [] };
 let feastVersion = '';
+/** From the last run with --profile: seconds per part, per spine size. */
+const profile: { feast: Record<string, unknown>; tessera: Record<string, Record<string, number>> } = {
+  feast: {},
+  tessera: {},
+};
 for (let run = 0; run < RUNS; run++) {
   log(`run ${run + 1}/${RUNS}: Feast (${SPINES.join(', ')} spine rows)`);
   const feast = await runFeastHistorical(spec(run), join(work, `spec-${run}.json`));
   feastVersion = feast.feast;
   for (const n of SPINES) seconds[n]?.feast.push(feast.seconds[`spine_${n}`] ?? Number.NaN);
+  if (feast.profile) profile.feast = feast.profile;
   if (FILE_SPINES.length > 0) {
     log(`run ${run + 1}/${RUNS}: Feast file store (${FILE_SPINES.join(', ')} spine rows)`);
     const file = await runFeastHistorical(
@@ -124,14 +136,24 @@ for (let run = 0; run < RUNS; run++) {
   for (const n of SPINES) {
     log(`run ${run + 1}/${RUNS}: Tessera, ${n} spine rows`);
     const t0 = performance.now();
+    // Each phase starts with a progress call: a phase lasts until the next one starts.
+    const marks: { phase: string; at: number }[] = [];
     const set = await store.getHistoricalFeatures({
       spine: { kind: 'file', path: join(dataDir, `spine_${n}.parquet`) },
       features,
       fullFeatureNames: true,
+      onProgress: (p) => marks.push({ phase: p.phase, at: performance.now() }),
     });
+    marks.push({ phase: 'write parquet', at: performance.now() });
     await set.writeParquet(join(work, `tessera-${run}-${n}.parquet`));
     await set.close();
-    seconds[n]?.tessera.push((performance.now() - t0) / 1000);
+    const end = performance.now();
+    seconds[n]?.tessera.push((end - t0) / 1000);
+    profile.tessera[`spine_${n}`] = Object.fromEntries(
+      marks
+        .filter((m) => m.phase !== 'done')
+        .map((m, i, all) => [m.phase, Number((((all[i + 1]?.at ?? end) - m.at) / 1000).toFixed(3))]),
+    );
   }
   if (run === 0)
     await compareSmallest(
@@ -165,6 +187,7 @@ const result = {
         s.feastFile.length > 0 ? Number((median(s.feastFile) / median(s.tessera)).toFixed(1)) : null,
     };
   }),
+  ...(args.profile ? { profile } : {}),
 };
 if (args.svg !== undefined) writeHistoricalChart(result, args.svg);
 if (args.json) console.log(JSON.stringify(result, null, 2));
@@ -178,6 +201,8 @@ else {
       `${String(r.spineRows).padStart(10)}  ${(r.feastFileMedian?.toFixed(2) ?? '–').padStart(12)}  ${r.feastMedian.toFixed(2).padStart(14)}  ${r.tesseraMedian.toFixed(2).padStart(10)}  ${r.speedupVsFile === null ? '      –' : `${r.speedupVsFile.toFixed(1).padStart(6)}×`}  ${r.speedup.toFixed(1).padStart(8)}×`,
     );
   }
+  if (args.profile)
+    console.log(`where the time went (last run, seconds): ${JSON.stringify(profile, null, 2)}`);
 }
 
 function writeTesseraRepo(dir: string): void {

@@ -18,10 +18,13 @@ The spec (written by tests/helpers/feast-oracle.ts):
 Every view of every case is applied once (FeatureStore.apply) so the slow part, starting Python and Feast, is
 paid once per test run. Each case's spine is read from Parquet into pandas (nullable integers stay integers),
 and the result is taken with `to_arrow()` so integer features with NULLs are not turned into floats. Prints one
-JSON line with the seconds each step took.
+JSON line with the seconds each step took; with `"profile": true` in the spec, also where each case's time went
+(DuckDB's native calls, Arrow's, the rest), from cProfile.
 """
 
+import cProfile
 import json
+import pstats
 import sys
 import time
 from datetime import timedelta
@@ -31,9 +34,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
-from feast.types import Float64, Int64, String
+from feast.types import Float32, Float64, Int64, String
 
-FEATURE_TYPES = {"int64": Int64, "float64": Float64, "string": String}
+FEATURE_TYPES = {"int64": Int64, "float32": Float32, "float64": Float64, "string": String}
 KEY_TYPES = {"int64": ValueType.INT64, "string": ValueType.STRING}
 
 
@@ -99,15 +102,38 @@ def main() -> None:
     store.apply(definitions(spec))
     timings["apply"] = time.perf_counter() - started
     features_of = {v["name"]: v["features"] for v in spec["views"]}
+    profiles = {}
     for case in spec["cases"]:
+        profiler = cProfile.Profile() if spec.get("profile") else None
         t0 = time.perf_counter()
+        if profiler:
+            profiler.enable()
         refs = [f"{view}:{f['name']}" for view in case["views"] for f in features_of[view]]
         job = store.get_historical_features(
             entity_df=read_spine(case["spine_path"]), features=refs, full_feature_names=True
         )
         pq.write_table(job.to_arrow(), case["output_path"])
+        if profiler:
+            profiler.disable()
+            profiles[case["name"]] = where_time_went(profiler)
         timings[case["name"]] = time.perf_counter() - t0
-    print(json.dumps({"feast": __import__("feast").__version__, "seconds": timings}))
+    out = {"feast": __import__("feast").__version__, "seconds": timings}
+    if profiles:
+        out["profile"] = profiles
+    print(json.dumps(out))
+
+
+def where_time_went(profiler: cProfile.Profile) -> dict:
+    """Seconds spent inside DuckDB's and Arrow's native calls (self time of their C functions), and in total.
+
+    DuckDB executes queries inside calls like `DuckDBPyConnection.execute` / `fetch_record_batch`; their self time
+    is the engine's time. What is left is Python: Feast, ibis building the query, pandas.
+    """
+    stats = pstats.Stats(profiler).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
+    total = sum(tt for (_, _, tt, _, _) in stats.values())
+    duckdb_s = sum(tt for (f, _, name), (_, _, tt, _, _) in stats.items() if "duckdb" in name or "duckdb" in f)
+    arrow_s = sum(tt for (f, _, name), (_, _, tt, _, _) in stats.items() if "pyarrow" in name or "pyarrow" in f)
+    return {"total": total, "duckdb": duckdb_s, "arrow": arrow_s, "python_and_other": total - duckdb_s - arrow_s}
 
 
 if __name__ == "__main__":

@@ -12,16 +12,14 @@
  * Both servers run one process (Feast: one gunicorn worker, worker restarts disabled so they do not count
  * against it). Results: a table on stdout, JSON with --json.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { generateOnce } from '../bench-data.js';
 import { median } from '../bench-repo.js';
 import { writeServingCharts } from './charts.js';
+import { END, ROOT, START, timed, viewName, wideScenario } from './scenario.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,133 +40,9 @@ const SECONDS = Number(args.seconds);
 const CONNECTIONS = Number(args.connections);
 const BATCHES = args.batches.split(',').map(Number);
 const WIDTHS = args.features.split(',').map(Number);
-const MAX_FEATURES = Math.max(...WIDTHS);
-const ROOT = resolve(import.meta.dirname, '../..');
 
-// The pinned Feast venv: installed on first use (bench/feast/setup.sh; a no-op once installed).
-const python =
-  process.env['TESSERA_FEAST_PYTHON'] ||
-  execFileSync('bash', [join(ROOT, 'bench/feast/setup.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-const feastBin = join(dirname(python), 'feast');
-const redisUrl = process.env['TESSERA_BENCH_REDIS_URL'] ?? process.env['TESSERA_TEST_REDIS_URL'];
-if (!redisUrl) {
-  throw new Error(
-    'no Redis: set TESSERA_BENCH_REDIS_URL (or `source $(bash scripts/services.sh start redis)`)',
-  );
-}
-const redis = new URL(redisUrl);
-
-// One row per entity, features f0… as doubles; event times within one day, a created time after them.
-const dataDir = resolve(ROOT, '.bench-data', `feast-serving-v1-${ENTITIES}-${MAX_FEATURES}`);
-await generateOnce(dataDir, async (c, file) => {
-  const cols = Array.from(
-    { length: MAX_FEATURES },
-    (_, j) => `(hash(i * ${MAX_FEATURES + 1} + ${j}) % 100000) / 1000.0 AS f${j}`,
-  );
-  await c.run(`COPY (
-      SELECT i::BIGINT AS driver_id,
-             TIMESTAMP '2024-05-01' + to_seconds((i % 86400)::BIGINT) AS event_timestamp,
-             TIMESTAMP '2024-05-02' AS created,
-             ${cols.join(',\n             ')}
-      FROM range(1, ${ENTITIES + 1}) t(i)) TO ${file('stats.parquet')} (FORMAT parquet)`);
-});
-const parquet = join(dataDir, 'stats.parquet');
-const work = mkdtempSync(join(tmpdir(), 'tessera-feast-serving-'));
-const viewName = (width: number) => `stats_${width}`;
-const START = '2024-04-01T00:00:00';
-const END = '2024-05-03T00:00:00';
-
-/** Feast's repo: the same entity, source and views, Redis online store, DuckDB offline store. */
-function feastRepo(): string {
-  const dir = join(work, 'feast');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'feature_store.yaml'),
-    `project: feast_bench_${process.pid}
-registry: ${join(dir, 'registry.db')}
-provider: local
-online_store:
-  type: redis
-  connection_string: "${redis.hostname}:${redis.port}"
-offline_store:
-  type: duckdb
-entity_key_serialization_version: 3
-`,
-  );
-  writeFileSync(
-    join(dir, 'definitions.py'),
-    `from datetime import timedelta
-from feast import Entity, FeatureView, Field, FileSource, ValueType
-from feast.types import Float64
-
-driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
-source = FileSource(name="stats_source", path=${JSON.stringify(parquet)}, timestamp_field="event_timestamp",
-                    created_timestamp_column="created")
-${WIDTHS.map(
-  (
-    w,
-  ) => `${viewName(w)} = FeatureView(name="${viewName(w)}", entities=[driver], ttl=timedelta(days=3650), online=True,
-    schema=[Field(name=f"f{j}", dtype=Float64) for j in range(${w})], source=source)`,
-).join('\n')}
-`,
-  );
-  return dir;
-}
-
-/** Tessera's repo: the same definitions in YAML, Redis online store (own key prefix), DuckDB offline store. */
-function tesseraRepo(): string {
-  const dir = join(work, 'tessera');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, 'tessera.yaml'),
-    `project: tessera_bench
-registry: { type: sqlite, path: .tessera/registry.db }
-online_store: { type: redis, url: "${redisUrl}", key_prefix: "tbench${process.pid}" }
-offline_store: { type: duckdb }
-definitions: [features.yaml]
-`,
-  );
-  writeFileSync(
-    join(dir, 'features.yaml'),
-    `entities:
-  - name: driver
-    join_keys: { driver_id: int64 }
-sources:
-  - name: stats_source
-    type: parquet
-    path: ${JSON.stringify(parquet)}
-    timestamp_field: event_timestamp
-    created_timestamp_field: created
-feature_views:
-${WIDTHS.map(
-  (w) => `  - name: ${viewName(w)}
-    entities: [driver]
-    source: stats_source
-    ttl: 0
-    schema: { ${Array.from({ length: w }, (_, j) => `f${j}: float64`).join(', ')} }`,
-).join('\n')}
-`,
-  );
-  return dir;
-}
-
-const feastDir = feastRepo();
-const tesseraDir = tesseraRepo();
-const tesseraCli = (...a: string[]) =>
-  execFileSync(process.execPath, [join(ROOT, 'bin/tessera.js'), '--repo', tesseraDir, ...a], {
-    encoding: 'utf8',
-  });
-const feastCli = (...a: string[]) =>
-  execFileSync(feastBin, ['-c', feastDir, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
-const timed = (f: () => unknown): number => {
-  const t0 = performance.now();
-  f();
-  return (performance.now() - t0) / 1000;
-};
+const scenario = await wideScenario({ entities: ENTITIES, widths: WIDTHS });
+const { feastBin, feastDir, tesseraDir, redis, feastCli, tesseraCli } = scenario;
 
 // Materialization into the same Redis, alternated; each run rewrites every key (both stores write whole rows).
 log('applying definitions');
@@ -227,7 +101,7 @@ const stopServers = (signal: NodeJS.Signals) => {
 };
 process.on('exit', () => {
   stopServers('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
+  scenario.remove();
 });
 
 interface Row {

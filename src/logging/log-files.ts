@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { ColumnSpec } from '../offline/duckdb/rows-table.js';
 import type { FeatureStatus } from '../serving/types.js';
 import { LOG_FIXED_COLUMNS, type LogLayout } from './log-layout.js';
 import type { LogSink } from './log-sink.js';
-import type { LogFileWriter } from './log-writer.js';
+import type { LogColumn, LogFileWriter } from './log-writer.js';
 
 /**
  * Statuses travel as one byte each (index in this list): a Uint8Array is copied to the logging thread as a
@@ -145,15 +144,15 @@ export class LogFiles implements LogSink {
   }
 
   /** The columns of a file (fixed ones, then each new key or feature as met) and its rows, made as consumed. */
-  private toRows(entries: readonly LogEntry[]): { columns: ColumnSpec[]; rows: Iterable<unknown[]> } {
+  private toRows(entries: readonly LogEntry[]): { columns: LogColumn[]; rows: Iterable<unknown[]> } {
     const index = new Map<string, number>();
-    const columns: ColumnSpec[] = [];
-    const column = (name: string, type: string): number => {
+    const columns: LogColumn[] = [];
+    const column = (name: string, type: string, codes?: readonly string[]): number => {
       let i = index.get(name);
       if (i === undefined) {
         i = columns.length;
         index.set(name, i);
-        columns.push({ name, type });
+        columns.push(codes === undefined ? { name, type } : { name, type, codes });
       }
       return i;
     };
@@ -165,7 +164,7 @@ export class LogFiles implements LogSink {
         entry,
         keys: layout.joinKeys.map((k) => column(k.name, k.type)),
         values: layout.features.map((f) => column(f.column, f.type)),
-        statuses: layout.features.map((f) => column(f.statusColumn, 'VARCHAR')),
+        statuses: layout.features.map((f) => column(f.statusColumn, 'VARCHAR', STATUS_NAMES)),
       };
     });
     const width = columns.length;
@@ -186,7 +185,7 @@ export class LogFiles implements LogSink {
           for (let k = 0; k < nKeys; k++) row[keys[k] as number] = v[k] ?? null;
           for (let j = 0; j < values.length; j++) {
             row[values[j] as number] = v[nKeys + j] ?? null;
-            row[statuses[j] as number] = STATUS_NAMES[codes[i * servedWidth + nKeys + j] as number] ?? null;
+            row[statuses[j] as number] = codes[i * servedWidth + nKeys + j] ?? null;
           }
           yield row;
         }

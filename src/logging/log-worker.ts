@@ -4,6 +4,8 @@
  * only logging work is copying the served values over. Messages are handled in order, so a flush covers every
  * request sent before it.
  */
+import { readlinkSync } from 'node:fs';
+import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type FileOutcome, LogFiles } from './log-files.js';
 import type { ToLogThread, WorkerSetup } from './log-sink.js';
@@ -12,6 +14,7 @@ import { DuckDbLogWriter } from './log-writer.js';
 const port = parentPort;
 if (port === null) throw new Error('src/logging/log-worker.ts runs as a worker thread (see WorkerLogSink)');
 const setup = workerData as WorkerSetup;
+lowerThreadPriority();
 const files = new LogFiles({
   dir: setup.dir,
   maxFileRows: setup.maxFileRows,
@@ -41,3 +44,17 @@ port.on('message', (message: ToLogThread) => {
       break;
   }
 });
+
+/**
+ * Runs this thread at the lowest CPU priority, so that on a busy machine the log yields the cores to serving
+ * rather than competing with it. Linux only: nice values are per thread there, and /proc/thread-self names this
+ * thread's id; elsewhere the thread keeps its priority.
+ */
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, constants.priority.PRIORITY_LOW);
+  } catch {
+    // not Linux, or not allowed: normal priority
+  }
+}

@@ -1,30 +1,155 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
+  type DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  type DuckDBType,
+  type DuckDBValue,
+  INTEGER,
+  UTINYINT,
+  VARCHAR,
+} from '@duckdb/node-api';
 import type { ColumnSpec } from '../offline/duckdb/rows-table.js';
 import { quoteIdent, quoteLiteral } from '../offline/duckdb/sql.js';
 
+/**
+ * A column of a log file. With `codes`, its values are indexes into `codes` (small integers, cheap to move and to
+ * hand to DuckDB) and the file holds the text they name, in a VARCHAR column: how statuses are written.
+ */
+export interface LogColumn extends ColumnSpec {
+  readonly codes?: readonly string[];
+}
+
 /** Writes one Parquet file of rows (arrays in `columns` order) at `path`, atomically. */
 export interface LogFileWriter {
-  write(columns: readonly ColumnSpec[], rows: Iterable<readonly unknown[]>, path: string): Promise<void>;
+  write(columns: readonly LogColumn[], rows: Iterable<readonly unknown[]>, path: string): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Rows encoded between two yields to the event loop: a flush never holds requests for long. */
-const ROWS_PER_SLICE = 200;
+/** Rows per DuckDB data chunk (DuckDB's standard vector size). */
+const CHUNK_ROWS = 2048;
 
 /**
- * The default log writer. Rows go to a temporary newline-delimited JSON file (each row one object of fixed shape,
- * keys `c0`, `c1`, …, encoded by V8's native `JSON.stringify` in slices that yield to the event loop, written
- * asynchronously), and an embedded DuckDB of its own (one thread) reads it with the declared column types and
- * writes Parquet, on its own thread, to a temporary name in the target folder, then renamed: a reader globbing
- * `**\/*.parquet` never sees a partial file. Why not the DuckDB appender, as the lake writer does: it converts
- * value by value in JavaScript on the serving thread, about 5 times slower than this here (10 000 rows of 104
- * columns: 3.5-5 s of JavaScript against 0.75 s, plus 1 s of DuckDB off the event loop). Objects rather than
- * arrays: DuckDB parses each line once into typed columns, where extracting from arrays reparsed the JSON
- * per column (8 s instead of 1 s).
+ * How a declared column travels into DuckDB: the type of its staging column, the conversion of a JS value to it
+ * (null when the value is null), and the SQL that turns the staging column into the declared type. Numbers,
+ * booleans, text and times go as typed vectors; other types (bytes, lists, …) as JSON text cast by DuckDB.
+ */
+interface Staging {
+  readonly type: DuckDBType;
+  readonly convert: (v: unknown) => DuckDBValue;
+  readonly select: (column: string) => string;
+}
+
+const asIs = (column: string) => column;
+
+function stagingOf(column: LogColumn): Staging {
+  const { type, codes } = column;
+  if (codes !== undefined) {
+    const names = `[${codes.map(quoteLiteral).join(', ')}]`;
+    return {
+      type: UTINYINT,
+      convert: (v) => {
+        if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < codes.length) return v;
+        throw mismatch(`code of ${codes.length}`, v);
+      },
+      select: (c) => `${names}[${c} + 1]`,
+    };
+  }
+  switch (type) {
+    case 'DOUBLE':
+    case 'FLOAT':
+      // NaN and ±Infinity are logged as null (docs/feature-logging.md).
+      return {
+        type: DOUBLE,
+        convert: (v) => {
+          const x = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : Number.NaN;
+          if (typeof v !== 'number' && typeof v !== 'bigint') throw mismatch(type, v);
+          return Number.isFinite(x) ? x : null;
+        },
+        select: type === 'FLOAT' ? (c) => `${c}::FLOAT` : asIs,
+      };
+    case 'BIGINT':
+      return {
+        type: BIGINT,
+        convert: (v) => {
+          if (typeof v === 'bigint') return v;
+          if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+          throw mismatch(type, v);
+        },
+        select: asIs,
+      };
+    case 'INTEGER':
+      return {
+        type: INTEGER,
+        convert: (v) => {
+          if (typeof v === 'number' && Number.isInteger(v)) return v;
+          if (typeof v === 'bigint') return Number(v);
+          throw mismatch(type, v);
+        },
+        select: asIs,
+      };
+    case 'BOOLEAN':
+      return {
+        type: BOOLEAN,
+        convert: (v) => {
+          if (typeof v === 'boolean') return v;
+          throw mismatch(type, v);
+        },
+        select: asIs,
+      };
+    case 'VARCHAR':
+      return { type: VARCHAR, convert: (v) => (typeof v === 'string' ? v : textOf(v)), select: asIs };
+    case 'TIMESTAMPTZ':
+      // Epoch microseconds.
+      return {
+        type: BIGINT,
+        convert: (v) => {
+          const ms = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : Number.NaN;
+          if (!Number.isFinite(ms)) throw mismatch(type, v);
+          return BigInt(Math.round(ms * 1000));
+        },
+        select: (c) => `make_timestamptz(${c})`,
+      };
+    case 'BLOB':
+      return { type: VARCHAR, convert: textOf, select: (c) => `from_base64(${c})` };
+    case 'BLOB[]':
+      return {
+        type: VARCHAR,
+        convert: textOf,
+        select: (c) => `list_transform(${c}::JSON::VARCHAR[], x -> from_base64(x))`,
+      };
+    default:
+      return { type: VARCHAR, convert: textOf, select: (c) => `${c}::JSON::${type}` };
+  }
+}
+
+function mismatch(type: string, v: unknown): Error {
+  return new Error(`feature log: a ${typeof v} value (${String(v).slice(0, 40)}) in a ${type} column`);
+}
+
+/** JSON text: bigints as decimal strings (DuckDB casts them exactly), bytes as base64, Dates as ISO text. */
+function textOf(v: unknown): string {
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  return JSON.stringify(v, (_key, x: unknown) => {
+    if (typeof x === 'bigint') return x.toString();
+    if (x instanceof Uint8Array) return Buffer.from(x).toString('base64');
+    return x;
+  });
+}
+
+/**
+ * The default log writer. Rows are transposed into DuckDB data chunks (typed vectors: doubles, integers, text,
+ * epoch microseconds, one byte per coded value; JSON text for the rest) appended to a staging table of an embedded DuckDB of its own (one
+ * thread), which then writes the Parquet file with the declared types to a temporary name in the target folder,
+ * renamed when complete: a reader globbing `**\/*.parquet` never sees a partial file. It runs on the feature
+ * log's thread (src/logging/log-worker.ts). Typed chunks instead of JSON lines read back by DuckDB: 2.4 times
+ * less CPU (10 000 rows of 104 columns: 213 ms against 518 ms); statuses as codes rather than text: text vectors
+ * were a third of what remained.
  *
  * @example
  * const writer = new DuckDbLogWriter();
@@ -45,7 +170,7 @@ export class DuckDbLogWriter implements LogFileWriter {
   }
 
   async write(
-    columns: readonly ColumnSpec[],
+    columns: readonly LogColumn[],
     rows: Iterable<readonly unknown[]>,
     path: string,
   ): Promise<void> {
@@ -53,27 +178,52 @@ export class DuckDbLogWriter implements LogFileWriter {
     mkdirSync(dirname(path), { recursive: true });
     // Not *.parquet while being written: globs like logs/**/*.parquet must not pick them up.
     const tmp = `${path}.${randomUUID()}.tmp`;
-    const json = `${tmp}.jsonl`;
+    const staging = columns.map(stagingOf);
+    const table = 'feature_log_staging';
     try {
-      await writeJsonLines(json, columns, rows);
-      // Bytes travel as base64 text.
-      const read = columns.map((c, i) => `c${i}: ${quoteLiteral(c.type.replace(/^BLOB/, 'VARCHAR'))}`);
-      const select = columns.map((c, i) => {
-        const value =
-          c.type === 'BLOB'
-            ? `from_base64(c${i})`
-            : c.type === 'BLOB[]'
-              ? `list_transform(c${i}, x -> from_base64(x))`
-              : `c${i}`;
-        return `${value} AS ${quoteIdent(c.name)}`;
-      });
       await connection.run(
-        `COPY (SELECT ${select.join(', ')} FROM read_json(${quoteLiteral(json)}, format = 'newline_delimited', columns = {${read.join(', ')}})) TO ${quoteLiteral(tmp)} (FORMAT parquet)`,
+        `CREATE OR REPLACE TABLE ${table} (${staging.map((s, i) => `c${i} ${s.type.toString()}`).join(', ')})`,
+      );
+      const appender = await connection.createAppender(table);
+      try {
+        const types = staging.map((s) => s.type);
+        const width = columns.length;
+        let batch: (readonly unknown[])[] = [];
+        const append = () => {
+          const chunk = DuckDBDataChunk.create(types, batch.length);
+          const vectors: DuckDBValue[][] = new Array(width);
+          for (let c = 0; c < width; c++) {
+            const convert = (staging[c] as Staging).convert;
+            const out: DuckDBValue[] = new Array(batch.length);
+            for (let r = 0; r < batch.length; r++) {
+              const v = (batch[r] as readonly unknown[])[c];
+              out[r] = v === null || v === undefined ? null : convert(v);
+            }
+            vectors[c] = out;
+          }
+          chunk.setColumns(vectors);
+          appender.appendDataChunk(chunk);
+          batch = [];
+        };
+        for (const row of rows) {
+          batch.push(row);
+          if (batch.length === CHUNK_ROWS) append();
+        }
+        if (batch.length > 0) append();
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+      const select = columns.map(
+        (c, i) => `${(staging[i] as Staging).select(`c${i}`)} AS ${quoteIdent(c.name)}`,
+      );
+      await connection.run(
+        `COPY (SELECT ${select.join(', ')} FROM ${table}) TO ${quoteLiteral(tmp)} (FORMAT parquet)`,
       );
       renameSync(tmp, path);
     } finally {
       rmSync(tmp, { force: true });
-      rmSync(json, { force: true });
+      await connection.run(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
     }
   }
 
@@ -82,53 +232,5 @@ export class DuckDbLogWriter implements LogFileWriter {
     this.instance?.closeSync();
     this.connection = undefined;
     this.instance = undefined;
-  }
-}
-
-/** bigint as a decimal string (DuckDB casts it exactly), bytes as base64; Dates become ISO text by themselves. */
-function replacer(_key: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString();
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
-  return v;
-}
-
-type RowObject = (values: readonly unknown[]) => Record<string, unknown>;
-
-/** `{ c0: v[0], c1: v[1], … }` as one object literal: a fixed shape, which JSON.stringify encodes fastest. */
-function rowObject(width: number): RowObject {
-  const body = `return {${Array.from({ length: width }, (_, i) => `c${i}: v[${i}]`).join(',')}};`;
-  return new Function('v', body) as RowObject;
-}
-
-function encodeRow(make: RowObject, row: readonly unknown[], slow: boolean): string {
-  const o = make(row);
-  if (slow) return JSON.stringify(o, replacer);
-  try {
-    return JSON.stringify(o);
-  } catch {
-    return JSON.stringify(o, replacer); // a bigint somewhere: the slow path, only for this row
-  }
-}
-
-async function writeJsonLines(
-  path: string,
-  columns: readonly ColumnSpec[],
-  rows: Iterable<readonly unknown[]>,
-): Promise<void> {
-  const slow = columns.some((c) => c.type === 'BLOB' || c.type === 'BLOB[]');
-  const make = rowObject(columns.length);
-  const file = await open(path, 'w');
-  try {
-    let lines: string[] = [];
-    for (const row of rows) {
-      lines.push(encodeRow(make, row, slow));
-      if (lines.length >= ROWS_PER_SLICE) {
-        await file.write(`${lines.join('\n')}\n`); // on the thread pool: requests run meanwhile
-        lines = [];
-      }
-    }
-    if (lines.length > 0) await file.write(`${lines.join('\n')}\n`);
-  } finally {
-    await file.close();
   }
 }

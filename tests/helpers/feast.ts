@@ -25,7 +25,7 @@ export function feastPython(): string {
 }
 
 /** A feature's or join key's type, as both systems name it. */
-export type FeastType = 'int64' | 'float64' | 'string';
+export type FeastType = 'int64' | 'float64' | 'float32' | 'string';
 
 /** The input of bench/feast/historical.py (see its docstring): definitions once, then retrieval cases. */
 export interface FeastHistoricalSpec {
@@ -33,6 +33,8 @@ export interface FeastHistoricalSpec {
   readonly project: string;
   /** Feast's offline store: `duckdb` (default) or `file` (pandas/dask). */
   readonly offline_store?: 'duckdb' | 'file';
+  /** Also report where each case's time went (bench/feast/historical.py `where_time_went`). */
+  readonly profile?: boolean;
   readonly entities: readonly { name: string; join_key: string; type: FeastType }[];
   readonly views: readonly {
     name: string;
@@ -51,6 +53,16 @@ export interface FeastHistoricalSpec {
   }[];
 }
 
+/** Seconds per step; with `profile`, per case: seconds in DuckDB's native calls, Arrow's, and the rest. */
+export interface FeastHistoricalResult {
+  readonly feast: string;
+  readonly seconds: Record<string, number>;
+  readonly profile?: Record<
+    string,
+    { total: number; duckdb: number; arrow: number; python_and_other: number }
+  >;
+}
+
 /**
  * Runs every case of `spec` in one Feast process (Python and Feast start slowly) and returns the seconds each
  * step took, as reported by the driver.
@@ -61,7 +73,7 @@ export interface FeastHistoricalSpec {
 export async function runFeastHistorical(
   spec: FeastHistoricalSpec,
   specPath: string,
-): Promise<{ feast: string; seconds: Record<string, number> }> {
+): Promise<FeastHistoricalResult> {
   await writeFile(specPath, JSON.stringify(spec, null, 2));
   try {
     const { stdout } = await run(feastPython(), [join(FEAST_DIR, 'historical.py'), specPath], {
@@ -70,11 +82,21 @@ export async function runFeastHistorical(
       env: { ...process.env, PYTHONHASHSEED: '0' },
     });
     const last = stdout.trim().split('\n').pop() ?? '';
-    return JSON.parse(last) as { feast: string; seconds: Record<string, number> };
+    return JSON.parse(last) as FeastHistoricalResult;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new Error(
       `Feast's get_historical_features failed (spec ${specPath}): ${err.stderr ?? err.message}`,
     );
   }
+}
+
+/**
+ * Feast's driver-stats sample made by Feast's own generator (bench/feast/driver_stats.py): writes
+ * `driver_stats.parquet` and `orders.parquet` into `dir`.
+ */
+export async function feastDriverStats(dir: string, seed: number): Promise<void> {
+  await run(feastPython(), [join(FEAST_DIR, 'driver_stats.py'), dir, String(seed)], {
+    env: { ...process.env, PYTHONHASHSEED: '0' },
+  });
 }

@@ -6,7 +6,6 @@ import pc from 'picocolors';
 import { FeatureStore } from '../../feature-store.js';
 import type { ValidationReport } from '../../quality/data-quality.js';
 import { initRepo } from '../../repo/init-repo.js';
-import { buildServer } from '../../server/http-server.js';
 import { action, emit, type GlobalOptions, table } from '../output.js';
 import { progress } from '../progress.js';
 import { catchBadFile, catchDrift, readDeadLetters } from './demo-quality.js';
@@ -87,6 +86,7 @@ export function registerDemoCommand(program: Command): void {
           mbar.stop();
 
           say(pc.bold('5/8 serving over HTTP and querying like a Feast client'));
+          const { buildServer } = await import('../../server/http-server.js'); // see serve-command.ts
           const app = await buildServer(store);
           const address = await app.listen({ host: '127.0.0.1', port: 0 });
           const users = [...new Set(trainingRows.slice(0, 50).map((r) => Number(r['user_id'])))].slice(0, 3);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { FeatureStore } from '../../feature-store.js';
-import { buildServer } from '../../server/http-server.js';
 import { action, type GlobalOptions } from '../output.js';
 
 /** `serve`: the HTTP feature server, until SIGINT/SIGTERM. */
@@ -26,6 +25,8 @@ export function registerServeCommand(program: Command): void {
           const g = cmd.optsWithGlobals<GlobalOptions>();
           const store = await FeatureStore.open(g.repo ?? '.');
           const serving = store.config.serving;
+          // Loaded here: the HTTP stack (Fastify) is only worth its start-up time to this command.
+          const { buildServer } = await import('../../server/http-server.js');
           const app = await buildServer(store, {
             apiKeys: [
               ...serving.api_keys,

@@ -310,11 +310,17 @@ describe("The e-commerce example: Tessera's historical retrieval against Feast's
       expect(found(v, first), `${v}: spine rows with a value`).toBeGreaterThan(spine.length / 2);
       expect(found(v, first, 'unknown-id'), `${v}: unknown ids`).toBe(0);
     }
-    // At each TTL bound (inclusive) values remain; 1 µs past the 2d bound neither row view with a TTL has any.
+    // At each TTL bound (inclusive) values remain, 1 µs past it none: item_stats (1d) past both bounds built,
+    // user_stats (2d) past the later one.
+    const latest = (kind: SpineRow['kind']) =>
+      Math.max(...spine.filter((s) => s.kind === kind).map((s) => s.tsUs));
+    const at = (view: string, feature: string, tsUs: number) =>
+      spine.filter((s, n) => s.tsUs === tsUs && rowOf.get(n)?.[`${view}__${feature}`] != null).length;
     expect(found('item_stats', 'item_price', 'ttl-edge')).toBeGreaterThan(0);
-    expect(found('user_stats', 'views_7d', 'ttl-edge')).toBeGreaterThan(0);
+    expect(at('user_stats', 'views_7d', latest('ttl-edge')), 'user_stats at its 2d bound').toBeGreaterThan(0);
     expect(count('past-ttl')).toBe(40);
     expect(found('item_stats', 'item_price', 'past-ttl')).toBe(0);
+    expect(at('user_stats', 'views_7d', latest('past-ttl')), 'user_stats 1 µs past its 2d bound').toBe(0);
     expect(found('user_profile', 'country', 'past-ttl'), 'user_profile has no TTL').toBeGreaterThan(30);
     expect(count('created-tie')).toBeGreaterThan(40);
     expect(found('user_stats', 'favorite_categories')).toBeGreaterThan(spine.length / 2);

@@ -10,10 +10,14 @@ The spec (written by tests/helpers/feast-oracle.ts):
       "entities": [{"name": "user", "join_key": "user_id", "type": "int64"}],
       "views": [{"name": "a", "entities": ["user"], "source_path": "/tmp/x/a.parquet",
                  "timestamp_field": "event_ts", "created_timestamp_field": "created_ts" | null,
-                 "ttl_seconds": 7200, "features": [{"name": "f_int", "type": "int64"}]}],
+                 "ttl_seconds": 7200, "features": [{"name": "f_int", "type": "int64"}],
+                 "field_mapping": {"price": "item_price"}}],   # optional: source column -> feature
       "cases": [{"name": "seed1", "views": ["a"], "spine_path": "/tmp/x/spine.parquet",
                  "output_path": "/tmp/x/out.parquet"}]
     }
+
+A source_path may be a glob (`<dir>/**/*.parquet` over a hive-partitioned folder): Feast's DuckDB store reads it
+with ibis.read_parquet, and the partition columns DuckDB adds are not features, so they are left out.
 
 Every view of every case is applied once (FeatureStore.apply) so the slow part, starting Python and Feast, is
 paid once per test run. Each case's spine is read from Parquet into pandas (nullable integers stay integers),
@@ -34,9 +38,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
-from feast.types import Float32, Float64, Int64, String
+from feast.types import Array, Bool, Float32, Float64, Int32, Int64, String, UnixTimestamp
 
-FEATURE_TYPES = {"int64": Int64, "float32": Float32, "float64": Float64, "string": String}
+FEATURE_TYPES = {
+    "int64": Int64,
+    "int32": Int32,
+    "float32": Float32,
+    "float64": Float64,
+    "string": String,
+    "bool": Bool,
+    "timestamp": UnixTimestamp,
+    "list<string>": Array(String),
+}
 KEY_TYPES = {"int64": ValueType.INT64, "string": ValueType.STRING}
 
 
@@ -71,6 +84,8 @@ def definitions(spec: dict) -> list:
             path=v["source_path"],
             timestamp_field=v["timestamp_field"],
             created_timestamp_column=v.get("created_timestamp_field") or "",
+            # Source column -> feature name where they differ (Feast's direction; Tessera's `columns` is the reverse).
+            field_mapping=v.get("field_mapping") or None,
         )
         views.append(
             FeatureView(

@@ -25,7 +25,9 @@ export function feastPython(): string {
 }
 
 /** A feature's or join key's type, as both systems name it. */
-export type FeastType = 'int64' | 'float64' | 'float32' | 'string';
+export type FeastType = 'int64' | 'float64' | 'string';
+/** A feature's type: the key types and the rest the driver maps (`list<string>` is Feast's `Array(String)`). */
+export type FeastFeatureType = FeastType | 'int32' | 'float32' | 'bool' | 'timestamp' | 'list<string>';
 
 /** The input of bench/feast/historical.py (see its docstring): definitions once, then retrieval cases. */
 export interface FeastHistoricalSpec {
@@ -43,7 +45,9 @@ export interface FeastHistoricalSpec {
     timestamp_field: string;
     created_timestamp_field: string | null;
     ttl_seconds: number;
-    features: readonly { name: string; type: FeastType }[];
+    features: readonly { name: string; type: FeastFeatureType }[];
+    /** Source column -> feature name, where they differ (Feast's `field_mapping`). */
+    field_mapping?: Readonly<Record<string, string>>;
   }[];
   readonly cases: readonly {
     name: string;

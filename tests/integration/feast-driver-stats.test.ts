@@ -1,10 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FeatureStore } from '../../src/feature-store.js';
 import { feastDriverStats, runFeastHistorical } from '../helpers/feast.js';
+import { queryRows, readParquet, sameValue } from '../helpers/feast-compare.js';
 
 /*
  * The oracle on Feast's own sample: the driver-stats data and the orders entity dataframe of Feast's quickstart,
@@ -84,25 +84,12 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDBInstance.create(':memory:');
-  const con = await db.connect();
-  try {
-    return (await con.runAndReadAll(sql)).getRowObjectsJS();
-  } finally {
-    con.closeSync();
-    db.closeSync();
-  }
-}
-
-const readParquet = (path: string) => query(`SELECT * FROM read_parquet('${path}')`);
-
 /**
  * Orders whose point-in-time row is a full tie: the newest row within the TTL shares its driver, event time and
  * (newest) created time with a row holding other values. Feast may return either; so may a correct system.
  */
 async function fullyTiedOrders(): Promise<Set<number>> {
-  const rows = await query(`
+  const rows = await queryRows(`
     WITH stats AS (SELECT * FROM read_parquet('${join(dir, 'driver_stats.parquet')}')),
          orders AS (SELECT * FROM read_parquet('${join(dir, 'orders.parquet')}')),
          latest AS (
@@ -144,9 +131,7 @@ describe("Feast's driver-stats sample (Feast's generator), historical retrieval 
         const col = `driver_hourly_stats__${name}`;
         const a = f[col] ?? null;
         const b = r?.[col] ?? null;
-        // float32 on both sides: the same single-precision value, read as a JS number.
-        if ((a === null) !== (b === null) || (a !== null && Number(a) !== Number(b)))
-          differ.push(`order ${order} ${col}: Feast ${String(a)}, Tessera ${String(b)}`);
+        if (!sameValue(a, b)) differ.push(`order ${order} ${col}: Feast ${String(a)}, Tessera ${String(b)}`);
       }
       if (f['driver_hourly_stats__conv_rate'] !== null) withValue++;
     }

@@ -1,11 +1,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { FeatureStore } from '../../src/feature-store.js';
 import { type FeastHistoricalSpec, feastPython, runFeastHistorical } from '../helpers/feast.js';
+import { readParquet, sameValue } from '../helpers/feast-compare.js';
 import {
   BASE_US,
   genSource,
@@ -172,30 +172,6 @@ function feastSpec(dir: string, cases: readonly SeedCase[]): FeastHistoricalSpec
       output_path: c.feastOut,
     })),
   };
-}
-
-async function readParquet(path: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDBInstance.create(':memory:');
-  const con = await db.connect();
-  try {
-    return (await con.runAndReadAll(`SELECT * FROM read_parquet('${path}')`)).getRowObjectsJS();
-  } finally {
-    con.closeSync();
-    db.closeSync();
-  }
-}
-
-/** Equal as feature values: NULL only equals NULL, floats within a relative 1e-9, integers across number/bigint. */
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === null || a === undefined || b === null || b === undefined) {
-    return (a ?? null) === null && (b ?? null) === null;
-  }
-  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) {
-    const x = Number(a);
-    const y = Number(b);
-    return x === y || Math.abs(x - y) <= 1e-9 * Math.max(Math.abs(x), Math.abs(y));
-  }
-  return a === b;
 }
 
 const iso = (us: number | null) =>

@@ -57,12 +57,13 @@ const DAY_MS = 86_400_000;
  * const files = new LogFiles({ dir: '/repo/feature_logs', maxFileRows: 100_000, writer: new DuckDbLogWriter(),
  *   onFiles: (outcomes) => console.log(outcomes) }); // [{ rows: 3, path: '/repo/feature_logs/date=2024-05-01/….parquet' }]
  * files.defineLayout(0, layout);
- * files.add([entry]); // files.heldRows === entry.values.length
+ * files.add([entry]);
  * await files.flush();
  */
 export class LogFiles implements LogSink {
   private readonly layouts = new Map<number, LogLayout>();
   private entries: LogEntry[] = [];
+  /** Entity rows added and not yet taken by a flush. */
   private rows = 0;
   /** The flush in progress (flushes run one after another), and whether one is already due. */
   private flushing: Promise<void> = Promise.resolve();
@@ -80,11 +81,6 @@ export class LogFiles implements LogSink {
 
   defineLayout(id: number, layout: LogLayout): void {
     this.layouts.set(id, layout);
-  }
-
-  /** Entity rows added and not yet taken by a flush. */
-  get heldRows(): number {
-    return this.rows;
   }
 
   /** Holds requests' rows; a flush starts as soon as `maxFileRows` rows are held. */

@@ -49,6 +49,8 @@ export class WorkerLogSink implements LogSink {
   private nextFlush = 0;
   private readonly flushes = new Map<number, () => void>();
   private closing: (() => void) | undefined;
+  /** Replies awaited (see awaitReply). */
+  private awaiting = 0;
   private dead: Error | undefined;
 
   constructor(
@@ -98,13 +100,16 @@ export class WorkerLogSink implements LogSink {
     this.worker.postMessage(message);
   }
 
-  /** Keeps the process alive while a reply is due (the thread is unref'd otherwise). */
+  /**
+   * Keeps the process alive while any reply is due (a flush's or the close's; the thread is unref'd otherwise),
+   * counted, so one reply arriving does not let the process exit while another is still awaited.
+   */
   private async awaitReply(send: (resolve: () => void) => void): Promise<void> {
-    this.worker.ref();
+    if (this.awaiting++ === 0) this.worker.ref();
     try {
       await new Promise<void>(send);
     } finally {
-      if (this.flushes.size === 0) this.worker.unref();
+      if (--this.awaiting === 0) this.worker.unref();
     }
   }
 

@@ -67,8 +67,8 @@ function stagingOf(column: LogColumn): Staging {
       return {
         type: DOUBLE,
         convert: (v) => {
-          const x = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : Number.NaN;
           if (typeof v !== 'number' && typeof v !== 'bigint') throw mismatch(type, v);
+          const x = Number(v);
           return Number.isFinite(x) ? x : null;
         },
         select: type === 'FLOAT' ? (c) => `${c}::FLOAT` : asIs,
@@ -103,7 +103,12 @@ function stagingOf(column: LogColumn): Staging {
         select: asIs,
       };
     case 'VARCHAR':
-      return { type: VARCHAR, convert: (v) => (typeof v === 'string' ? v : textOf(v)), select: asIs };
+      // Any value is logged as its text: a time as ISO text, other non-strings as JSON.
+      return {
+        type: VARCHAR,
+        convert: (v) => (typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : textOf(v)),
+        select: asIs,
+      };
     case 'TIMESTAMPTZ':
       // Epoch microseconds.
       return {

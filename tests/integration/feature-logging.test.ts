@@ -372,6 +372,10 @@ describe('the feature log writer', () => {
     expect(first['flag']).toBe(true);
     expect(read.find((r) => r['big'] === null)).toMatchObject({ small: null, bytes: null, text: null });
     // NaN is logged as null; a time in a text column as ISO text.
-    expect(read.find((r) => r['big'] === 1n)).toMatchObject({ x: null, flag: false, text: when.toISOString() });
+    expect(read.find((r) => r['big'] === 1n)).toMatchObject({
+      x: null,
+      flag: false,
+      text: when.toISOString(),
+    });
   });
 });

@@ -34,7 +34,9 @@
  * `feature_logging`, and each HTTP server runs on a folder holding only a tessera.yaml that points at the bench
  * repo's registry and online store with that `feature_logging`. After each run the variant's log is flushed (SDK)
  * or given 1.5 s to flush (HTTP) before the next variant runs, so no variant pays for another's writes; a
- * variant's own flushes (every second) fall inside its runs. A table of p50/p99 ratios to `log off` follows.
+ * variant's own flushes (every second) fall inside its runs. A table of p50/p99 ratios to `log off` follows,
+ * each the median of paired runs (run r of a variant over run r of `log off`, minutes apart at most). Give `off`
+ * twice (--logging off,off,0.1,1) for an A/A control: the ratio between two identical servers is the noise.
  *
  * Each figure is the median over --runs runs. With --compare <checkout>, every run is repeated against a
  * second build (its bin/tessera.js for HTTP, its src/feature-store.ts for the SDK), interleaved run by run
@@ -42,7 +44,7 @@
  * with --json, a JSON document.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,6 +53,7 @@ import { parseArgs } from 'node:util';
 import { loadRepoConfig } from '../src/config/repo-config.js';
 import { FeatureStore } from '../src/feature-store.js';
 import { makeBenchRepo, median, percentile } from './bench-repo.js';
+import { LatencyHistogram, pooledRatio } from './latency-histogram.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -88,7 +91,12 @@ interface Row {
   max: number;
   rps: number;
   cpuMs: number | null;
+  /** Of cpuMs: the server's main thread, and its feature-log thread. */
+  cpuMainMs: number | null;
+  cpuLogMs: number | null;
   lagP99: number | null;
+  /** The runs the medians come from, in order: run r of every variant ran in the same minute. */
+  runs: Run[];
 }
 
 interface Build {
@@ -114,29 +122,36 @@ function loggingSection(mode: string, dir: string) {
 
 /** The builds compared with --logging: this build, with feature logging off and at each sample rate given. */
 function loggingBuilds(modes: readonly string[], bin: string): Build[] {
-  return modes.map((mode) => ({
-    label: mode === 'off' ? 'log off' : `log ${mode}`,
-    bin,
-    open: (dir) =>
-      FeatureStore.fromConfig({
-        ...loadRepoConfig(dir),
-        ...(mode === 'off' ? {} : { feature_logging: loggingSection(mode, dir) }),
-      }),
-    serveDir: (dir) => {
-      const variant = `${dir}-serve-${mode}`;
-      mkdirSync(variant, { recursive: true });
-      const yaml = readFileSync(join(dir, 'tessera.yaml'), 'utf8').replace(
-        /path: \.tessera\//g,
-        `path: ${dir}/.tessera/`,
-      );
-      const logging = mode === 'off' ? '' : `feature_logging: ${JSON.stringify(loggingSection(mode, dir))}\n`;
-      writeFileSync(
-        join(variant, 'tessera.yaml'),
-        `${yaml}registry: { type: sqlite, path: ${dir}/.tessera/registry.db }\n${logging}`,
-      );
-      return variant;
-    },
-  }));
+  const seen = new Map<string, number>();
+  return modes.map((mode) => {
+    // A mode given twice (`off,off,...`) is an A/A control: its ratio to the first shows the noise alone.
+    const n = (seen.get(mode) ?? 0) + 1;
+    seen.set(mode, n);
+    return {
+      label: `${mode === 'off' ? 'log off' : `log ${mode}`}${n > 1 ? ` #${n}` : ''}`,
+      bin,
+      open: (dir) =>
+        FeatureStore.fromConfig({
+          ...loadRepoConfig(dir),
+          ...(mode === 'off' ? {} : { feature_logging: loggingSection(mode, dir) }),
+        }),
+      serveDir: (dir) => {
+        const variant = `${dir}-serve-${mode}`;
+        mkdirSync(variant, { recursive: true });
+        const yaml = readFileSync(join(dir, 'tessera.yaml'), 'utf8').replace(
+          /path: \.tessera\//g,
+          `path: ${dir}/.tessera/`,
+        );
+        const logging =
+          mode === 'off' ? '' : `feature_logging: ${JSON.stringify(loggingSection(mode, dir))}\n`;
+        writeFileSync(
+          join(variant, 'tessera.yaml'),
+          `${yaml}registry: { type: sqlite, path: ${dir}/.tessera/registry.db }\n${logging}`,
+        );
+        return variant;
+      },
+    };
+  });
 }
 
 async function main(): Promise<void> {
@@ -234,18 +249,33 @@ async function main(): Promise<void> {
   if (args.logging) printRatios(results);
 }
 
-/** p50 and p99 of each logging variant divided by those of `log off`, run for run in the same table. */
+/**
+ * p50 and p99 of each logging variant against `log off`, two ways. Paired: the median over runs of run r's
+ * figure over `log off`'s run r, which ran in the same minute (interleaved). Pooled: the quantile of all the
+ * variant's latencies over that of all `log off`'s, with a 90% interval from a paired bootstrap over runs
+ * (bench/latency-histogram.ts), which says how far the machine's noise alone moves it. With `off` given
+ * twice, the `off #2` lines are an A/A control: what identical servers show.
+ */
 function printRatios(rows: readonly Row[]): void {
-  console.log('\nratio to log off        p50      p99');
+  console.log(
+    `\n${'ratio to log off'.padEnd(34)} paired p50   p99  pooled p50   p99  (90% interval)   p99 by run`,
+  );
   for (const r of rows) {
     if (r.build === 'log off' || !r.build.startsWith('log ')) continue;
     const off = rows.find(
       (o) => o.build === 'log off' && o.store === r.store && o.path === r.path && o.batch === r.batch,
     );
     if (off === undefined) continue;
+    const paired = (k: 'p50' | 'p99') => r.runs.map((run, i) => run[k] / (off.runs[i]?.[k] ?? Number.NaN));
+    const histograms = (row: Row) => row.runs.map((run) => run.histogram ?? new LatencyHistogram());
+    const p50 = pooledRatio(histograms(r), histograms(off), 0.5, 0);
+    const p99 = pooledRatio(histograms(r), histograms(off), 0.99);
     const label = `${r.store} ${r.path} b${r.batch} ${r.build.slice(4)}`;
+    const p99s = paired('p99');
+    const f = (x: number, w: number) => x.toFixed(3).padStart(w);
     console.log(
-      `${label.padEnd(22)} ${(r.p50 / off.p50).toFixed(3).padStart(6)} ${(r.p99 / off.p99).toFixed(3).padStart(8)}`,
+      `${label.padEnd(34)} ${f(median(paired('p50')), 10)}${f(median(p99s), 6)}${f(p50.ratio, 12)}${f(p99.ratio, 6)}` +
+        `  (${p99.low.toFixed(2)}–${p99.high.toFixed(2)})   ${p99s.map((x) => x.toFixed(2)).join(' ')}`,
     );
   }
 }
@@ -256,7 +286,11 @@ interface Run {
   max: number;
   rps: number;
   cpuMs?: number;
+  cpuMainMs?: number;
+  cpuLogMs?: number;
   lagP99?: number;
+  /** Every latency of the run, for pooled quantiles across runs (printRatios). */
+  histogram?: LatencyHistogram;
 }
 
 async function sdkRun(store: FeatureStore, features: string[], batch: number): Promise<Run> {
@@ -281,6 +315,7 @@ async function sdkRun(store: FeatureStore, features: string[], batch: number): P
     p99: percentile(latencies, 0.99),
     max: latencies.at(-1) ?? 0,
     rps: latencies.length / seconds,
+    histogram: LatencyHistogram.of(latencies),
   };
 }
 
@@ -298,7 +333,9 @@ interface LoadSpec {
   warmup: number;
 }
 
-interface LoadResult extends Run {
+interface LoadResult extends Omit<Run, 'histogram'> {
+  /** Every recorded latency, in ms rounded to µs. */
+  latencies: number[];
   answered: number;
   non2xx: number;
   /** Statuses of the second output column of one answer, to check the server really found the entities. */
@@ -337,7 +374,8 @@ async function httpRun(
   const r = JSON.parse(out) as LoadResult;
   if (r.non2xx > 0) throw new Error(`HTTP errors: ${r.non2xx} non-2xx answers`);
   if (r.sampleStatus !== 'PRESENT') throw new Error(`unexpected status ${r.sampleStatus}`);
-  return r;
+  const { latencies, ...run } = r;
+  return { ...run, histogram: LatencyHistogram.of(latencies) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -426,8 +464,8 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const t0 = performance.now() + 200; // connections open meanwhile
   const windowStart = t0 + spec.warmup * 1000;
   const windowEnd = windowStart + spec.seconds * 1000;
-  let cpuStart = 0;
-  let cpuEnd = 0;
+  let cpuStart: ThreadCpu = { total: 0, main: 0, log: 0 };
+  let cpuEnd: ThreadCpu = { total: 0, main: 0, log: 0 };
 
   const free: Connection[] = [];
   const waiting: number[] = []; // due times of requests waiting for a connection
@@ -472,14 +510,14 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   // The recorded window opens and closes on timers, independent of the answers.
   setTimeout(
     () => {
-      cpuStart = cpuTime(spec.serverPid);
+      cpuStart = threadCpu(spec.serverPid);
     },
     Math.max(0, windowStart - performance.now()),
   );
   const windowClosed = new Promise<void>((res) =>
     setTimeout(
       () => {
-        cpuEnd = cpuTime(spec.serverPid);
+        cpuEnd = threadCpu(spec.serverPid);
         res();
       },
       Math.max(0, windowEnd - performance.now()),
@@ -529,22 +567,51 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     p99: percentile(latencies, 0.99),
     max: latencies.at(-1) ?? 0,
     rps: answered / spec.seconds,
-    cpuMs: answered > 0 ? (cpuEnd - cpuStart) / answered : Number.NaN,
+    cpuMs: answered > 0 ? (cpuEnd.total - cpuStart.total) / answered : Number.NaN,
+    cpuMainMs: answered > 0 ? (cpuEnd.main - cpuStart.main) / answered : Number.NaN,
+    cpuLogMs: answered > 0 ? (cpuEnd.log - cpuStart.log) / answered : Number.NaN,
     ...(spec.rate > 0 ? { lagP99: percentile(lags, 0.99) } : {}),
+    latencies: latencies.map((ms) => Math.round(ms * 1000) / 1000),
     answered,
     non2xx,
     sampleStatus,
   };
 }
 
+/** CPU time of a process so far in ms: in all, on its main thread, and on its feature-log thread. */
+interface ThreadCpu {
+  total: number;
+  main: number;
+  log: number;
+}
+
 let clockTicks = 0;
-/** CPU time (user + system) of a process so far, in ms, from /proc/<pid>/stat. */
-function cpuTime(pid: number): number {
+/**
+ * CPU time (user + system) of a process so far, from /proc/<pid>/stat, split by thread from
+ * /proc/<pid>/task/<tid>/stat: the main thread (tid = pid) and the feature log's thread (named `tessera-log`,
+ * see src/logging/log-worker.ts); the rest is libuv's pool (where DuckDB runs its statements), V8's helpers and
+ * any other thread.
+ */
+function threadCpu(pid: number): ThreadCpu {
   if (clockTicks === 0) clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  // Fields after the command name (which may contain spaces) start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  const ms = (stat: string) => {
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  };
+  const total = ms(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  let main = 0;
+  let log = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      if (tid === String(pid)) main = ms(stat);
+      else if (stat.includes('(tessera-log)')) log += ms(stat);
+    } catch {
+      // the thread ended between listing and reading
+    }
+  }
+  return { total, main, log };
 }
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
@@ -610,7 +677,7 @@ async function startFloorServer(body: Buffer): Promise<{ url: string; child: Chi
 }
 
 function summarize(store: string, build: string, path: string, batch: number, runs: Run[]): Row {
-  const med = (k: 'cpuMs' | 'lagP99') =>
+  const med = (k: 'cpuMs' | 'cpuMainMs' | 'cpuLogMs' | 'lagP99') =>
     runs.every((r) => r[k] !== undefined) ? median(runs.map((r) => r[k] as number)) : null;
   return {
     store,
@@ -622,7 +689,10 @@ function summarize(store: string, build: string, path: string, batch: number, ru
     max: median(runs.map((r) => r.max)),
     rps: median(runs.map((r) => r.rps)),
     cpuMs: med('cpuMs'),
+    cpuMainMs: med('cpuMainMs'),
+    cpuLogMs: med('cpuLogMs'),
     lagP99: med('lagP99'),
+    runs,
   };
 }
 
@@ -630,7 +700,15 @@ function print(rows: Row[], compare: boolean): void {
   if (args.json) {
     console.log(
       JSON.stringify(
-        { runs: RUNS, seconds: SECONDS, warmup: WARMUP, entities: ENTITIES, features: 50, results: rows },
+        {
+          runs: RUNS,
+          seconds: SECONDS,
+          warmup: WARMUP,
+          entities: ENTITIES,
+          features: 50,
+          // Per-run figures without their histograms (thousands of bucket counts each).
+          results: rows.map((r) => ({ ...r, runs: r.runs.map(({ histogram: _, ...run }) => run) })),
+        },
         null,
         2,
       ),
@@ -642,7 +720,7 @@ function print(rows: Row[], compare: boolean): void {
   );
   const b = compare ? Math.max(6, ...rows.map((r) => r.build.length + 1)) : 0;
   console.log(
-    `store   ${compare ? 'build '.padEnd(b) : ''}path            batch   p50 ms   p99 ms   max ms      req/s  cpu ms/req  lag p99`,
+    `store   ${compare ? 'build '.padEnd(b) : ''}path            batch   p50 ms   p99 ms   max ms      req/s  cpu ms/req  main / log  lag p99`,
   );
   const fmt = (v: number | null, digits: number, width: number) =>
     (v === null ? '' : v.toFixed(digits)).padStart(width);
@@ -650,7 +728,8 @@ function print(rows: Row[], compare: boolean): void {
     console.log(
       `${r.store.padEnd(8)}${r.build.padEnd(b)}${r.path.padEnd(16)}${String(r.batch).padStart(5)}` +
         `${fmt(r.p50, 3, 9)}${fmt(r.p99, 3, 9)}${fmt(r.max, 2, 9)}${Math.round(r.rps).toString().padStart(11)}` +
-        `${fmt(r.cpuMs, 3, 12)}${fmt(r.lagP99, 2, 9)}`,
+        `${fmt(r.cpuMs, 3, 12)}${r.cpuMainMs === null ? ''.padStart(12) : `${fmt(r.cpuMainMs, 2, 6)} /${fmt(r.cpuLogMs, 2, 5)}`}` +
+        `${fmt(r.lagP99, 2, 9)}`,
     );
   }
 }

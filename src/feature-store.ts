@@ -83,6 +83,8 @@ export interface OpenOptions {
   readonly registryRefreshMs?: number;
 }
 
+const noLog = () => undefined;
+
 /**
  * The SDK entry point: one object over a feature repo's registry, offline store and online store.
  *
@@ -743,12 +745,23 @@ export class FeatureStore {
     const features = request.features;
     const plain = features === undefined || features.every((f) => typeof f === 'string');
     const req = plain ? (request as OnlineFeaturesRequest) : { ...request, features: selectorRefs(features) };
+    const { result, log } = await this.serveOnline(req);
+    log();
+    return result as ServedResult & { readonly rows: readonly OnlineRowOf<S>[] };
+  }
+
+  /**
+   * Serves a request (string references) like getOnlineFeatures, but leaves feature logging to the caller:
+   * `log()` offers the request to the feature log (a no-op when logging is off). For callers that answer first
+   * and log after, so the answer never waits for the log's packing: the HTTP server.
+   */
+  async serveOnline(request: OnlineFeaturesRequest): Promise<{ result: ServedResult; log: () => void }> {
     const logger = this.featureLogger;
     const servedAt = logger === undefined ? 0 : (request.now?.getTime() ?? Date.now());
     const state = this.state;
-    const result = await this.serving.get(req);
-    if (logger !== undefined && state !== undefined) logger.log(state, req, result, servedAt);
-    return result as ServedResult & { readonly rows: readonly OnlineRowOf<S>[] };
+    const result = await this.serving.get(request);
+    if (logger === undefined || state === undefined) return { result, log: noLog };
+    return { result, log: () => logger.log(state, request, result, servedAt) };
   }
 
   /**

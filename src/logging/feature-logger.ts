@@ -2,7 +2,8 @@ import type { RegistryState } from '../definitions/definition.js';
 import { recordFeatureLogDropped } from '../metrics/metrics.js';
 import { servedColumns } from '../serving/online-serving.js';
 import type { OnlineFeaturesRequest, OnlineFeaturesResult } from '../serving/types.js';
-import { type FileOutcome, type LogEntry, LogFiles, statusCode } from './log-files.js';
+import { type LogEntry, type PackedKind, packedKinds, packValues, statusCode } from './log-entry.js';
+import { type FileOutcome, LogFiles } from './log-files.js';
 import { logLayout } from './log-layout.js';
 import { type LogSink, WorkerLogSink } from './log-sink.js';
 import type { LogFileWriter } from './log-writer.js';
@@ -46,23 +47,26 @@ export interface FeatureLogCounters {
   lastError: string | undefined;
 }
 
-/** A sampled request waiting for the next hand-over: references only, so logging adds no work to the request. */
-interface Pending {
-  readonly servedAtMs: number;
-  readonly state: RegistryState;
-  readonly featureService: string | undefined;
-  readonly features: readonly string[] | undefined;
-  readonly result: OnlineFeaturesResult;
+/** A served selection's layout as the serving thread knows it: the id the sink knows it by, how to pack it. */
+interface KnownLayout {
+  readonly id: number;
+  /** Join-key columns (the first output columns). */
+  readonly keys: number;
+  /** Per output column. */
+  readonly kinds: readonly PackedKind[];
 }
 
 /**
  * Feature logging: what online serving served, sampled per request, written to the lake as Parquet
  * (docs/feature-logging.md gives the file layout). `log` is O(1) and never throws: a request never waits for,
- * or fails because of, logging. Sampled requests are handed, after the current turn of the event loop (so
- * after the request's answer), to the log's own thread as plain data: the served values by structured clone
- * and the statuses as one byte each. That thread encodes and writes the files. Rows count against `queueSize`
- * from the moment they are logged until written; a request that does not fit is dropped and counted.
- * `close` writes whatever is held.
+ * or fails because of, logging. A sampled request's values are packed at once, column-major (see LogEntry:
+ * numbers, booleans and times in one buffer, statuses as one byte each), so that nothing of the result outlives
+ * the request: results held over a turn of the event loop survived V8's young-generation collections, and
+ * the collector's helper threads then cost more than the packing (measured with 100-entity requests: 0.35 ms
+ * of CPU per request against 0.1 ms). The packed entries go, once per turn of the event loop, to the log's own
+ * thread, their buffers moved without copying, other values by structured clone; that thread encodes and
+ * writes the files. Rows count against `queueSize` from the moment they are logged until written; a request
+ * that does not fit is dropped and counted. `close` writes whatever is held.
  *
  * @example
  * const logger = new FeatureLogger({ dir: '/repo/feature_logs', sampleRate: 0.1, queueSize: 10_000,
@@ -80,7 +84,8 @@ export class FeatureLogger {
     files: 0,
     lastError: undefined,
   };
-  private pending: Pending[] = [];
+  /** Entries packed and not yet handed to the sink (they go once per turn of the event loop). */
+  private pending: LogEntry[] = [];
   private pendingRows = 0;
   private handOverScheduled = false;
   /** Rows logged and not yet written or failed: what counts against the queue size. */
@@ -89,8 +94,8 @@ export class FeatureLogger {
   private readonly timer: NodeJS.Timeout;
   private readonly sink: LogSink;
   private readonly random: () => number;
-  /** Layout ids per registry state and selection; the sink is told each layout once. */
-  private readonly layouts = new WeakMap<RegistryState, Map<string, number>>();
+  /** Layouts per registry state and selection (id, packed kinds); the sink is told each layout once. */
+  private readonly layouts = new WeakMap<RegistryState, Map<string, KnownLayout>>();
   private nextLayout = 0;
 
   constructor(private readonly opts: FeatureLoggerOptions) {
@@ -107,8 +112,10 @@ export class FeatureLogger {
   }
 
   /**
-   * Offers a served request to the log: sampled, then held if it fits. Never throws, never waits.
-   * `servedAtMs` is the request's time (its `now` when given).
+   * Offers a served request to the log: sampled, then packed and held if it fits. Never throws, never waits.
+   * `servedAtMs` is the request's time (its `now` when given). Packing is the serving thread's only logging
+   * work (about 1 µs per entity row of 50 features); callers that answer before logging (the HTTP server) call
+   * this after sending the answer.
    */
   log(
     state: RegistryState,
@@ -129,7 +136,16 @@ export class FeatureLogger {
       recordFeatureLogDropped(n, this.closed ? 'closed' : 'queue_full');
       return;
     }
-    this.pending.push({ servedAtMs, state, featureService: service, features: request.features, result });
+    let entry: LogEntry;
+    try {
+      entry = this.entryOf(state, request, result, servedAtMs);
+    } catch (e) {
+      this.counters.loggedRows += n;
+      this.heldRows += n;
+      this.fail(n, e);
+      return;
+    }
+    this.pending.push(entry);
     this.heldRows += n;
     this.pendingRows += n;
     this.counters.loggedRows += n;
@@ -157,17 +173,9 @@ export class FeatureLogger {
   private handOver(): void {
     this.handOverScheduled = false;
     if (this.pending.length === 0) return;
-    const pending = this.pending;
+    const entries = this.pending;
     this.pending = [];
     this.pendingRows = 0;
-    const entries: LogEntry[] = [];
-    for (const p of pending) {
-      try {
-        entries.push(this.entryOf(p));
-      } catch (e) {
-        this.fail(p.result.rows.length, e);
-      }
-    }
     try {
       this.sink.add(entries);
     } catch {
@@ -177,56 +185,83 @@ export class FeatureLogger {
         try {
           this.sink.add([entry]);
         } catch (e) {
-          this.fail(entry.values.length, e);
+          this.fail(entry.rows, e);
         }
       }
     }
   }
 
-  /** A pending request as plain data: its layout's id, its values, its statuses as bytes. */
-  private entryOf(p: Pending): LogEntry {
-    const { result } = p;
+  /** A served request as a LogEntry: its layout's id, its values packed column by column, its statuses as bytes. */
+  private entryOf(
+    state: RegistryState,
+    request: OnlineFeaturesRequest,
+    result: OnlineFeaturesResult,
+    servedAtMs: number,
+  ): LogEntry {
     const n = result.rows.length;
+    const layout = this.layoutOf(state, request);
     const cols = servedColumns(result);
-    const values =
+    const rowValues =
       cols !== undefined ? cols.values : Array.from({ length: n }, (_, i) => outputValues(result, i));
-    const width = n === 0 ? 0 : (values[0] as readonly unknown[]).length;
-    const statuses = new Uint8Array(n * width);
-    for (let i = 0; i < n; i++) {
-      const row = result.statuses[i] ?? [];
-      for (let c = 0; c < width; c++) {
-        const s = row[c];
-        if (s !== 'PRESENT' && s !== undefined) statuses[i * width + c] = statusCode(s);
+    const { numbers, values } = packValues(layout.kinds, rowValues, n);
+    const nKeys = layout.keys;
+    const nFeatures = layout.kinds.length - nKeys;
+    const statuses = new Uint8Array(n * nFeatures);
+    // Columns whose status is their view's in every row (most of them) copy the view's codes, made once.
+    const viewCodes = new Map<number, Uint8Array>();
+    for (let f = 0; f < nFeatures; f++) {
+      const c = nKeys + f;
+      const view = cols !== undefined && cols.adjusted[c] !== true ? (cols.columnViews[c] ?? -1) : -1;
+      if (cols !== undefined && view >= 0) {
+        let codes = viewCodes.get(view);
+        if (codes === undefined) {
+          const byRow = cols.viewStatuses[view] ?? [];
+          codes = new Uint8Array(n);
+          for (let i = 0; i < n; i++) {
+            const s = byRow[i];
+            if (s !== undefined && s !== 'PRESENT') codes[i] = statusCode(s);
+          }
+          viewCodes.set(view, codes);
+        }
+        statuses.set(codes, f * n);
+      } else {
+        for (let i = 0; i < n; i++) {
+          const s = result.statuses[i]?.[c];
+          if (s !== undefined && s !== 'PRESENT') statuses[f * n + i] = statusCode(s);
+        }
       }
     }
     return {
-      servedAtMs: p.servedAtMs,
-      layout: this.layoutId(p),
-      featureService: p.featureService ?? null,
+      servedAtMs,
+      layout: layout.id,
+      featureService: request.featureService ?? null,
+      rows: n,
+      numbers,
       values,
       statuses,
     };
   }
 
-  private layoutId(p: Pending): number {
-    let byState = this.layouts.get(p.state);
+  private layoutOf(state: RegistryState, request: OnlineFeaturesRequest): KnownLayout {
+    let byState = this.layouts.get(state);
     if (byState === undefined) {
       byState = new Map();
-      this.layouts.set(p.state, byState);
+      this.layouts.set(state, byState);
     }
+    const { featureService, features } = request;
     const key =
-      p.featureService !== undefined ? `service:${p.featureService}` : `features:${p.features?.join('\n')}`;
-    let id = byState.get(key);
-    if (id === undefined) {
-      const layout = logLayout(p.state, {
-        ...(p.features !== undefined ? { features: p.features } : {}),
-        ...(p.featureService !== undefined ? { featureService: p.featureService } : {}),
+      featureService !== undefined ? `service:${featureService}` : `features:${features?.join('\n')}`;
+    let known = byState.get(key);
+    if (known === undefined) {
+      const layout = logLayout(state, {
+        ...(features !== undefined ? { features } : {}),
+        ...(featureService !== undefined ? { featureService } : {}),
       });
-      id = this.nextLayout++;
-      this.sink.defineLayout(id, layout);
-      byState.set(key, id);
+      known = { id: this.nextLayout++, keys: layout.joinKeys.length, kinds: packedKinds(layout) };
+      this.sink.defineLayout(known.id, layout);
+      byState.set(key, known);
     }
-    return id;
+    return known;
   }
 
   /** Counts what became of written files' rows. */

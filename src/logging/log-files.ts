@@ -1,44 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { FeatureStatus } from '../serving/types.js';
+import { type LogEntry, STATUS_NAMES } from './log-entry.js';
 import { LOG_FIXED_COLUMNS, type LogLayout } from './log-layout.js';
 import type { LogSink } from './log-sink.js';
-import type { LogColumn, LogFileWriter } from './log-writer.js';
-
-/**
- * Statuses travel as one byte each (index in this list): a Uint8Array is copied to the logging thread as a
- * block, where an array of strings is serialized string by string (measured: 2.7 times the cost of the values).
- */
-export const STATUS_NAMES: readonly FeatureStatus[] = [
-  'PRESENT',
-  'NULL_VALUE',
-  'NOT_FOUND',
-  'OUTSIDE_MAX_AGE',
-  'DEFAULTED',
-];
-
-/** The byte of a status (see STATUS_NAMES); identity comparisons of interned strings, PRESENT first. */
-export function statusCode(status: FeatureStatus): number {
-  if (status === 'PRESENT') return 0;
-  if (status === 'NULL_VALUE') return 1;
-  if (status === 'NOT_FOUND') return 2;
-  if (status === 'OUTSIDE_MAX_AGE') return 3;
-  return 4;
-}
-
-/**
- * One logged request as the logging thread receives it: plain data only (structured-clone friendly), in the
- * served result's column order (join keys first, then features), its selection named by a layout id.
- */
-export interface LogEntry {
-  readonly servedAtMs: number;
-  readonly layout: number;
-  readonly featureService: string | null;
-  /** values[i]: entity row i's output values. */
-  readonly values: readonly (readonly unknown[])[];
-  /** statuses[i * width + c]: the status byte of output column c of entity row i (width = values[0].length). */
-  readonly statuses: Uint8Array;
-}
+import type { BlockColumn, LogBlock, LogColumn, LogFileWriter } from './log-writer.js';
 
 /** What became of a file's rows: written to `path`, or lost with `error`. */
 export type FileOutcome =
@@ -87,7 +52,7 @@ export class LogFiles implements LogSink {
   add(entries: readonly LogEntry[]): void {
     for (const entry of entries) {
       this.entries.push(entry);
-      this.rows += entry.values.length;
+      this.rows += entry.rows;
     }
     if (this.rows >= this.opts.maxFileRows && !this.flushDue) {
       this.flushDue = true;
@@ -124,12 +89,12 @@ export class LogFiles implements LogSink {
     const outcomes: FileOutcome[] = [];
     for (const [day, dayEntries] of byDay) {
       for (const chunk of chunks(dayEntries, this.opts.maxFileRows)) {
-        const rows = chunk.reduce((s, e) => s + e.values.length, 0);
+        const rows = chunk.reduce((s, e) => s + e.rows, 0);
         const date = new Date(day * DAY_MS).toISOString().slice(0, 10);
         const path = join(this.opts.dir, `date=${date}`, `${randomUUID()}.parquet`);
         try {
-          const file = this.toRows(chunk);
-          await this.opts.writer.write(file.columns, file.rows, path);
+          const file = this.toBlocks(chunk);
+          await this.opts.writer.write(file.columns, file.blocks, path);
           outcomes.push({ rows, path });
         } catch (e) {
           outcomes.push({ rows, error: e instanceof Error ? e.message : String(e) });
@@ -139,8 +104,12 @@ export class LogFiles implements LogSink {
     return outcomes;
   }
 
-  /** The columns of a file (fixed ones, then each new key or feature as met) and its rows, made as consumed. */
-  private toRows(entries: readonly LogEntry[]): { columns: LogColumn[]; rows: Iterable<unknown[]> } {
+  /**
+   * The columns of a file (fixed ones, then each new key or feature as met) and one block per request: its
+   * values as they came (packed numbers, codes, plain values), placed in the file's columns; a column the
+   * request did not serve is absent (null) in its block.
+   */
+  private toBlocks(entries: readonly LogEntry[]): { columns: LogColumn[]; blocks: LogBlock[] } {
     const index = new Map<string, number>();
     const columns: LogColumn[] = [];
     const column = (name: string, type: string, codes?: readonly string[]): number => {
@@ -153,41 +122,33 @@ export class LogFiles implements LogSink {
       return i;
     };
     for (const c of LOG_FIXED_COLUMNS) column(c.name, c.type);
-    const laid = entries.map((entry) => {
+    const placed = entries.map((entry) => {
       const layout = this.layouts.get(entry.layout);
       if (layout === undefined) throw new Error(`feature log: no layout ${entry.layout} (an internal error)`);
       return {
         entry,
-        keys: layout.joinKeys.map((k) => column(k.name, k.type)),
-        values: layout.features.map((f) => column(f.column, f.type)),
+        values: [...layout.joinKeys, ...layout.features.map((f) => ({ name: f.column, type: f.type }))].map(
+          (c) => column(c.name, c.type),
+        ),
         statuses: layout.features.map((f) => column(f.statusColumn, 'VARCHAR', STATUS_NAMES)),
       };
     });
-    const width = columns.length;
-    function* rows(): Iterable<unknown[]> {
-      for (const { entry, keys, values, statuses } of laid) {
-        const requestId = randomUUID();
-        const servedAt = new Date(entry.servedAtMs);
-        const nKeys = keys.length;
-        const served = entry.values;
-        const codes = entry.statuses;
-        const servedWidth = nKeys + values.length;
-        for (let i = 0; i < served.length; i++) {
-          const row: unknown[] = new Array(width).fill(null);
-          row[0] = requestId;
-          row[1] = servedAt;
-          row[2] = entry.featureService;
-          const v = served[i] as readonly unknown[];
-          for (let k = 0; k < nKeys; k++) row[keys[k] as number] = v[k] ?? null;
-          for (let j = 0; j < values.length; j++) {
-            row[values[j] as number] = v[nKeys + j] ?? null;
-            row[statuses[j] as number] = codes[i * servedWidth + nKeys + j] ?? null;
-          }
-          yield row;
-        }
-      }
-    }
-    return { columns, rows: rows() };
+    const blocks = placed.map(({ entry, values, statuses }): LogBlock => {
+      const n = entry.rows;
+      const cols: (BlockColumn | undefined)[] = new Array(columns.length);
+      cols[0] = { constant: randomUUID() };
+      cols[1] = { constant: new Date(entry.servedAtMs) };
+      cols[2] = { constant: entry.featureService };
+      values.forEach((at, c) => {
+        const plain = entry.values[c];
+        cols[at] = plain ? { values: plain } : { numbers: entry.numbers.subarray(c * n, (c + 1) * n) };
+      });
+      statuses.forEach((at, f) => {
+        cols[at] = { codes: entry.statuses.subarray(f * n, (f + 1) * n) };
+      });
+      return { rows: n, columns: cols };
+    });
+    return { columns, blocks };
   }
 }
 
@@ -196,7 +157,7 @@ function* chunks(entries: readonly LogEntry[], maxRows: number): Iterable<LogEnt
   let chunk: LogEntry[] = [];
   let rows = 0;
   for (const e of entries) {
-    const n = e.values.length;
+    const n = e.rows;
     if (chunk.length > 0 && rows + n > maxRows) {
       yield chunk;
       chunk = [];

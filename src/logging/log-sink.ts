@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { FileOutcome, LogEntry } from './log-files.js';
+import type { LogEntry } from './log-entry.js';
+import type { FileOutcome } from './log-files.js';
 import type { LogLayout } from './log-layout.js';
 
 /**
@@ -39,8 +40,8 @@ export interface WorkerSetup {
 }
 
 /**
- * The feature log's thread, seen from the serving thread. Entries are copied to it by postMessage (V8's
- * structured clone: values in a binary form, no text encoding) and the thread encodes and writes the files.
+ * The feature log's thread, seen from the serving thread. Entries go to it by postMessage: their packed
+ * buffers transferred, other values copied by structured clone; the thread encodes and writes the files.
  * The thread holds the process open only while a flush or close is awaited, so a process that never closes its
  * store still exits. If the thread dies, everything it held and everything after is reported failed.
  */
@@ -75,7 +76,10 @@ export class WorkerLogSink implements LogSink {
   }
 
   add(entries: readonly LogEntry[]): void {
-    this.post({ type: 'entries', entries });
+    // The packed buffers move to the thread rather than being copied (they are not used here after).
+    const transfer: ArrayBuffer[] = [];
+    for (const e of entries) transfer.push(e.numbers.buffer as ArrayBuffer, e.statuses.buffer as ArrayBuffer);
+    this.post({ type: 'entries', entries }, transfer);
   }
 
   flush(): Promise<void> {
@@ -95,9 +99,9 @@ export class WorkerLogSink implements LogSink {
     });
   }
 
-  private post(message: ToLogThread): void {
+  private post(message: ToLogThread, transfer: ArrayBuffer[] = []): void {
     if (this.dead) throw this.dead;
-    this.worker.postMessage(message);
+    this.worker.postMessage(message, transfer);
   }
 
   /**

@@ -1,10 +1,10 @@
 /**
  * The feature log's thread (started by WorkerLogSink in src/logging/log-sink.ts): receives logged requests as
- * plain data, and turns them into Parquet files (LogFiles, DuckDbLogWriter) away from the serving thread, whose
- * only logging work is copying the served values over. Messages are handled in order, so a flush covers every
+ * packed, column-major data (LogEntry), and turns them into Parquet files (LogFiles, DuckDbLogWriter) away from
+ * the serving thread, whose only logging work is packing the served values. Messages are handled in order, so a flush covers every
  * request sent before it.
  */
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, writeFileSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type FileOutcome, LogFiles } from './log-files.js';
@@ -14,7 +14,7 @@ import { DuckDbLogWriter } from './log-writer.js';
 const port = parentPort;
 if (port === null) throw new Error('src/logging/log-worker.ts runs as a worker thread (see WorkerLogSink)');
 const setup = workerData as WorkerSetup;
-lowerThreadPriority();
+nameAndLowerThread();
 const files = new LogFiles({
   dir: setup.dir,
   maxFileRows: setup.maxFileRows,
@@ -47,10 +47,16 @@ port.on('message', (message: ToLogThread) => {
 
 /**
  * Runs this thread at the lowest CPU priority, so that on a busy machine the log yields the cores to serving
- * rather than competing with it. Linux only: nice values are per thread there, and /proc/thread-self names this
- * thread's id; elsewhere the thread keeps its priority.
+ * rather than competing with it, and names it `tessera-log` (what `top -H` and /proc/<pid>/task/<tid>/comm show,
+ * so its CPU can be told from serving's). Linux only: nice values are per thread there, and /proc/thread-self
+ * names this thread's id; elsewhere the thread keeps its priority and name.
  */
-function lowerThreadPriority(): void {
+function nameAndLowerThread(): void {
+  try {
+    writeFileSync('/proc/thread-self/comm', 'tessera-log');
+  } catch {
+    // not Linux: unnamed
+  }
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     if (Number.isInteger(tid) && tid > 0) setPriority(tid, constants.priority.PRIORITY_LOW);

@@ -128,10 +128,12 @@ export async function buildServer(
   const bodies = new BufferPool();
   app.post('/get-online-features', async (req, reply) => {
     const request = fromFeastRequest(req.body, maxEntities);
-    const result = await store.getOnlineFeatures(request);
+    const { result, log } = await store.serveOnline(request);
     const body = new BodyWriter(bodies);
     writeFeastResponse(result, body);
-    return body.send(reply, 'application/json; charset=utf-8');
+    const sent = body.send(reply, 'application/json; charset=utf-8');
+    log(); // after the answer is written: logging never delays it
+    return sent;
   });
 
   app.post('/push', { schema: { body: pushSchema } }, async (req) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RegistryState } from '../../src/definitions/definition.js';
 import { FeatureLogger } from '../../src/logging/feature-logger.js';
-import { DuckDbLogWriter } from '../../src/logging/log-writer.js';
+import { type BlockColumn, DuckDbLogWriter, type LogBlock } from '../../src/logging/log-writer.js';
 import { buildServer } from '../../src/server/http-server.js';
 import type { ServedResult } from '../../src/serving/online-serving.js';
 import type { OnlineFeaturesRequest } from '../../src/serving/types.js';
@@ -350,7 +350,11 @@ describe('the feature log writer', () => {
       [null, null, null, null, null, null, null, null],
       [1n, 1, Number.NaN, null, null, null, when, false],
     ];
-    await writer.write(columns, rows, join(dir, 'date=2024-05-01', 'a.parquet'));
+    const block: LogBlock = {
+      rows: rows.length,
+      columns: columns.map((_, c) => ({ values: rows.map((r) => r[c]) })),
+    };
+    await writer.write(columns, [block], join(dir, 'date=2024-05-01', 'a.parquet'));
     await writer.close();
     expect(readdirSync(join(dir, 'date=2024-05-01'))).toEqual(['a.parquet']);
     const { rows: read, types } = await readFeatureLog(dir);
@@ -376,6 +380,93 @@ describe('the feature log writer', () => {
       x: null,
       flag: false,
       text: when.toISOString(),
+    });
+  });
+
+  it('writes packed, coded, constant, plain and absent columns alike, across data chunks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-flog-forms-'));
+    const writer = new DuckDbLogWriter();
+    const columns = [
+      { name: 'id', type: 'BIGINT' },
+      { name: 'x', type: 'DOUBLE' },
+      { name: 'n', type: 'BIGINT' },
+      { name: 'flag', type: 'BOOLEAN' },
+      { name: 'at', type: 'TIMESTAMPTZ' },
+      { name: 'tag', type: 'VARCHAR' },
+      { name: 's', type: 'VARCHAR', codes: ['PRESENT', 'NOT_FOUND'] },
+    ];
+    const random = prng(7);
+    const expected: Record<string, unknown>[] = [];
+    const blocks: LogBlock[] = [];
+    let id = 0;
+    // Block sizes that straddle DuckDB's 2048-row chunks; the forms vary per block and column.
+    for (const [k, rows] of [1500, 1000, 700, 1, 2100].entries()) {
+      const want = Array.from({ length: rows }, () => {
+        const r = random();
+        return {
+          id: id++,
+          x: r < 0.1 ? null : Math.round(r * 1e6) / 7,
+          n: r < 0.05 ? null : k === 2 ? 2n ** 62n + BigInt(id) : Math.floor(r * 1e9),
+          flag: r < 0.5,
+          at: new Date(1_700_000_000_000 + Math.floor(r * 1e9)),
+          tag: k === 1 ? null : `t${k}`,
+          s: r < 0.3 ? 'NOT_FOUND' : 'PRESENT',
+        };
+      });
+      expected.push(...want);
+      const packed = (f: (w: (typeof want)[number]) => number | null): BlockColumn => ({
+        numbers: Float64Array.from(want, (w) => f(w) ?? Number.NaN),
+      });
+      const plainValues = (name: keyof (typeof want)[number]): BlockColumn => ({
+        values: want.map((w) => w[name]),
+      });
+      blocks.push({
+        rows,
+        columns: [
+          packed((w) => w.id),
+          // NaN and Infinity in a packed column are logged as null, like null itself.
+          k === 0
+            ? packed((w) => (w.x === null ? (w.id % 2 ? Number.POSITIVE_INFINITY : null) : w.x))
+            : plainValues('x'),
+          k === 2 ? plainValues('n') : packed((w) => w.n as number | null), // big int64s: the column goes as text
+          k === 3 ? plainValues('flag') : packed((w) => (w.flag ? 1 : 0)),
+          packed((w) => w.at.getTime()),
+          k === 1 ? undefined : { constant: `t${k}` },
+          { codes: Uint8Array.from(want, (w) => (w.s === 'NOT_FOUND' ? 1 : 0)) },
+        ],
+      });
+    }
+    await writer.write(columns, blocks, join(dir, 'date=2024-05-01', 'forms.parquet'));
+    await expect(
+      writer.write(
+        [{ name: 'small', type: 'INTEGER' }],
+        [{ rows: 1, columns: [{ numbers: Float64Array.of(1.5) }] }],
+        join(dir, 'date=2024-05-02', 'bad.parquet'),
+      ),
+    ).rejects.toThrow('feature log: the number 1.5 in the INTEGER column small');
+    await writer.close();
+    expect(existsSync(join(dir, 'date=2024-05-02'))).toBe(true);
+    expect(readdirSync(join(dir, 'date=2024-05-02'))).toEqual([]); // no partial file
+    const { rows: read, types } = await readFeatureLog(dir);
+    expect(Object.fromEntries(types)).toMatchObject({
+      id: 'BIGINT',
+      x: 'DOUBLE',
+      n: 'BIGINT',
+      flag: 'BOOLEAN',
+      at: 'TIMESTAMP WITH TIME ZONE',
+      tag: 'VARCHAR',
+      s: 'VARCHAR',
+    });
+    read.sort((a, b) => Number(a['id']) - Number(b['id']));
+    expect(read).toHaveLength(expected.length);
+    read.forEach((row, i) => {
+      const want = expected[i] as Record<string, unknown>;
+      expect({ ...row, at: (row['at'] as Date).getTime() }).toEqual({
+        ...want,
+        id: BigInt(want['id'] as number),
+        n: want['n'] === null ? null : BigInt(want['n'] as number | bigint),
+        at: (want['at'] as Date).getTime(),
+      });
     });
   });
 });

@@ -3,7 +3,8 @@
  *
  *   npm run build && source $(bash scripts/services.sh start redis) && node --import tsx bench/online-serving.ts
  *
- * SDK: sequential calls in this process (latency per call, `performance.now()`).
+ * SDK: sequential calls in this process (latency per call, `performance.now()`), one turn of the event loop
+ * apart (not timed), as a service's requests are.
  *
  * HTTP: `tessera serve` (bin/tessera.js, so build first) in its own process, loaded by a second child process
  * running this file's load generator (`--load`), so neither shares an event loop with anything else. The
@@ -38,6 +39,11 @@
  * each the median of paired runs (run r of a variant over run r of `log off`, minutes apart at most). Give `off`
  * twice (--logging off,off,0.1,1) for an A/A control: the ratio between two identical servers is the noise.
  *
+ * `steal %` is the share of the VM's CPU time its hypervisor gave to other tenants during a run (/proc/stat):
+ * stolen time stalls whatever runs, for tens to hundreds of ms, and on a shared VM it decides HTTP p99 far more
+ * than anything measured here. With --max-steal N, a round (one run of every variant) in which any run lost
+ * more than N% is thrown away and run again (at most 2 × --runs times); the table says how many were.
+ *
  * Each figure is the median over --runs runs. With --compare <checkout>, every run is repeated against a
  * second build (its bin/tessera.js for HTTP, its src/feature-store.ts for the SDK), interleaved run by run
  * with this one, so before/after figures come from the same minutes of a noisy machine. Prints a table and,
@@ -46,7 +52,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -68,6 +74,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '16' },
     compare: { type: 'string' },
     logging: { type: 'string' },
+    /** Repeat a round of runs (one run of every variant) in which any run lost more than this % of CPU to steal. */
+    'max-steal': { type: 'string' },
     json: { type: 'boolean', default: false },
     /** Internal: run the HTTP load generator with this JSON spec and print its result. */
     load: { type: 'string' },
@@ -80,6 +88,9 @@ const ENTITIES = Number(args.entities);
 const RATES = args.rate.split(',').map(Number);
 const BATCHES = args.batches.split(',').map(Number);
 const PATHS = new Set(args.paths.split(','));
+const MAX_STEAL = args['max-steal'] === undefined ? Number.POSITIVE_INFINITY : Number(args['max-steal']);
+/** Rounds thrown away for steal, per table row group (printed with the results). */
+const discardedRounds: string[] = [];
 
 interface Row {
   store: string;
@@ -95,6 +106,8 @@ interface Row {
   cpuMainMs: number | null;
   cpuLogMs: number | null;
   lagP99: number | null;
+  /** Share of the machine's CPU time the hypervisor gave to other tenants during the run, in %. */
+  stealPct: number | null;
   /** The runs the medians come from, in order: run r of every variant ran in the same minute. */
   runs: Run[];
 }
@@ -190,13 +203,12 @@ async function main(): Promise<void> {
     if (PATHS.has('sdk')) {
       const stores = await Promise.all(builds.map((b) => b.open(repo.dir)));
       for (const batch of BATCHES) {
-        const runs: Run[][] = builds.map(() => []);
-        for (let r = 0; r < RUNS; r++) {
-          for (const [b, store] of stores.entries()) {
-            runs[b]?.push(await sdkRun(store, features, batch));
-            await store.featureLogger?.flush(); // written before the next variant runs
-          }
-        }
+        const runs = await rounds(`${storeKind} SDK b${batch}`, builds.length, async (b) => {
+          const store = stores[b] as FeatureStore;
+          const run = await sdkRun(store, features, batch);
+          await store.featureLogger?.flush(); // written before the next variant runs
+          return run;
+        });
         builds.forEach((b, i) => {
           results.push(summarize(storeKind, b.label, 'SDK', batch, runs[i] as Run[]));
         });
@@ -210,18 +222,21 @@ async function main(): Promise<void> {
 
     const modes = [...(PATHS.has('rate') ? RATES : []), ...(PATHS.has('max') ? [0] : [])];
     if (modes.length === 0) continue;
-    const servers = [];
+    const servers: { url: string; child: ChildProcess }[] = [];
     try {
       for (const b of builds) servers.push(await startServer(b.bin, b.serveDir?.(repo.dir) ?? repo.dir));
       for (const batch of BATCHES) {
         for (const rate of modes) {
-          const runs: Run[][] = builds.map(() => []);
-          for (let r = 0; r < RUNS; r++) {
-            for (const [b, server] of servers.entries()) {
-              runs[b]?.push(await httpRun(server, features, batch, rate));
-              if (args.logging) await sleep(1500); // the server's last flush, before the next variant
-            }
-          }
+          const runs = await rounds(`${storeKind} HTTP b${batch} @${rate}`, builds.length, async (b) => {
+            const run = await httpRun(
+              servers[b] as { url: string; child: ChildProcess },
+              features,
+              batch,
+              rate,
+            );
+            if (args.logging) await sleep(1500); // the server's last flush, before the next variant
+            return run;
+          });
           builds.forEach((b, i) => {
             const path = rate > 0 ? `HTTP @${rate} rps` : 'HTTP max';
             results.push(summarize(storeKind, b.label, path, batch, runs[i] as Run[]));
@@ -289,6 +304,7 @@ interface Run {
   cpuMainMs?: number;
   cpuLogMs?: number;
   lagP99?: number;
+  stealPct?: number;
   /** Every latency of the run, for pooled quantiles across runs (printRatios). */
   histogram?: LatencyHistogram;
 }
@@ -298,6 +314,7 @@ async function sdkRun(store: FeatureStore, features: string[], batch: number): P
   const deadline = performance.now() + SECONDS * 1000;
   let i = 0;
   const t0 = performance.now();
+  const stolen0 = stolenMs();
   while (performance.now() < deadline) {
     const entities = Array.from({ length: batch }, (_, j) => ({
       user_id: (i * 7919 + j * 104729) % ENTITIES,
@@ -307,14 +324,20 @@ async function sdkRun(store: FeatureStore, features: string[], batch: number): P
     latencies.push(performance.now() - s);
     if (r.statuses[0]?.[1] !== 'PRESENT') throw new Error(`unexpected status ${r.statuses[0]?.[1]}`);
     i++;
+    // A turn of the event loop between calls, as a service has between requests: without it, calls to SQLite
+    // (synchronous underneath) would chain as microtasks for the whole run, and no timer or message (the
+    // feature log's) would run until it ended.
+    await new Promise<void>((done) => setImmediate(done));
   }
   const seconds = (performance.now() - t0) / 1000;
+  const stolen = stolenMs() - stolen0;
   latencies.sort((a, b) => a - b);
   return {
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     max: latencies.at(-1) ?? 0,
     rps: latencies.length / seconds,
+    stealPct: stealPct(stolen, seconds * 1000),
     histogram: LatencyHistogram.of(latencies),
   };
 }
@@ -466,6 +489,8 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const windowEnd = windowStart + spec.seconds * 1000;
   let cpuStart: ThreadCpu = { total: 0, main: 0, log: 0 };
   let cpuEnd: ThreadCpu = { total: 0, main: 0, log: 0 };
+  let stolenStart = 0;
+  let stolenEnd = 0;
 
   const free: Connection[] = [];
   const waiting: number[] = []; // due times of requests waiting for a connection
@@ -511,6 +536,7 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   setTimeout(
     () => {
       cpuStart = threadCpu(spec.serverPid);
+      stolenStart = stolenMs();
     },
     Math.max(0, windowStart - performance.now()),
   );
@@ -518,6 +544,7 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     setTimeout(
       () => {
         cpuEnd = threadCpu(spec.serverPid);
+        stolenEnd = stolenMs();
         res();
       },
       Math.max(0, windowEnd - performance.now()),
@@ -571,6 +598,7 @@ async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     cpuMainMs: answered > 0 ? (cpuEnd.main - cpuStart.main) / answered : Number.NaN,
     cpuLogMs: answered > 0 ? (cpuEnd.log - cpuStart.log) / answered : Number.NaN,
     ...(spec.rate > 0 ? { lagP99: percentile(lags, 0.99) } : {}),
+    stealPct: stealPct(stolenEnd - stolenStart, spec.seconds * 1000),
     latencies: latencies.map((ms) => Math.round(ms * 1000) / 1000),
     answered,
     non2xx,
@@ -676,8 +704,49 @@ async function startFloorServer(body: Buffer): Promise<{ url: string; child: Chi
   return listening(spawn(process.execPath, ['-e', code, file], { stdio: ['ignore', 'pipe', 'inherit'] }));
 }
 
+/**
+ * RUNS rounds of one run per variant (variant b by `run(b)`), interleaved so that every round's runs share the
+ * same minutes. With --max-steal, a round in which any run lost more than that share of the machine's CPU to
+ * the hypervisor (other tenants of a shared VM) is thrown away and run again, at most 2 × RUNS extra times:
+ * stolen time stalls whichever variant happens to be running, and is no part of what is compared.
+ */
+async function rounds(what: string, variants: number, run: (b: number) => Promise<Run>): Promise<Run[][]> {
+  const runs: Run[][] = Array.from({ length: variants }, () => []);
+  let discarded = 0;
+  for (let attempt = 0; (runs[0]?.length ?? 0) < RUNS && attempt < 3 * RUNS; attempt++) {
+    // Each round starts one variant further on (off, 0.1, 1; then 0.1, 1, off; …), so that no variant always
+    // runs first, or always right after the one that logged most: measured A/A ratios of 0.88 came from that.
+    const round: Run[] = new Array(variants);
+    for (let k = 0; k < variants; k++) {
+      const b = (attempt + k) % variants;
+      round[b] = await run(b);
+    }
+    if (round.some((r) => (r.stealPct ?? 0) > MAX_STEAL)) {
+      discarded++;
+      continue;
+    }
+    round.forEach((r, b) => {
+      runs[b]?.push(r);
+    });
+  }
+  if (discarded > 0) discardedRounds.push(`${what}: ${discarded} round(s) over ${MAX_STEAL}% steal rerun`);
+  if ((runs[0]?.length ?? 0) < RUNS) discardedRounds.push(`${what}: only ${runs[0]?.length} quiet round(s)`);
+  return runs;
+}
+
+/** CPU time stolen from this VM so far (all its CPUs, ms), from /proc/stat's `steal` column. */
+function stolenMs(): number {
+  if (clockTicks === 0) clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  const cpu = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]?.trim().split(/\s+/) ?? [];
+  return (Number(cpu[8] ?? 0) * 1000) / clockTicks;
+}
+
+/** The share of the machine's CPU time stolen between two readings (`stolenMs()`) `elapsedMs` apart, in %. */
+const stealPct = (stolenDeltaMs: number, elapsedMs: number) =>
+  (100 * stolenDeltaMs) / (elapsedMs * availableParallelism());
+
 function summarize(store: string, build: string, path: string, batch: number, runs: Run[]): Row {
-  const med = (k: 'cpuMs' | 'cpuMainMs' | 'cpuLogMs' | 'lagP99') =>
+  const med = (k: 'cpuMs' | 'cpuMainMs' | 'cpuLogMs' | 'lagP99' | 'stealPct') =>
     runs.every((r) => r[k] !== undefined) ? median(runs.map((r) => r[k] as number)) : null;
   return {
     store,
@@ -692,6 +761,7 @@ function summarize(store: string, build: string, path: string, batch: number, ru
     cpuMainMs: med('cpuMainMs'),
     cpuLogMs: med('cpuLogMs'),
     lagP99: med('lagP99'),
+    stealPct: med('stealPct'),
     runs,
   };
 }
@@ -720,7 +790,7 @@ function print(rows: Row[], compare: boolean): void {
   );
   const b = compare ? Math.max(6, ...rows.map((r) => r.build.length + 1)) : 0;
   console.log(
-    `store   ${compare ? 'build '.padEnd(b) : ''}path            batch   p50 ms   p99 ms   max ms      req/s  cpu ms/req  main / log  lag p99`,
+    `store   ${compare ? 'build '.padEnd(b) : ''}path            batch   p50 ms   p99 ms   max ms      req/s  cpu ms/req  main / log  lag p99  steal %`,
   );
   const fmt = (v: number | null, digits: number, width: number) =>
     (v === null ? '' : v.toFixed(digits)).padStart(width);
@@ -729,9 +799,10 @@ function print(rows: Row[], compare: boolean): void {
       `${r.store.padEnd(8)}${r.build.padEnd(b)}${r.path.padEnd(16)}${String(r.batch).padStart(5)}` +
         `${fmt(r.p50, 3, 9)}${fmt(r.p99, 3, 9)}${fmt(r.max, 2, 9)}${Math.round(r.rps).toString().padStart(11)}` +
         `${fmt(r.cpuMs, 3, 12)}${r.cpuMainMs === null ? ''.padStart(12) : `${fmt(r.cpuMainMs, 2, 6)} /${fmt(r.cpuLogMs, 2, 5)}`}` +
-        `${fmt(r.lagP99, 2, 9)}`,
+        `${fmt(r.lagP99, 2, 9)}${fmt(r.stealPct, 1, 9)}`,
     );
   }
+  for (const line of discardedRounds) console.log(line);
 }
 
 function requireEnv(name: string): string {

@@ -26,6 +26,8 @@ export interface LoggedFeature {
  * order, as `compileOnlinePlan` outputs them).
  */
 export interface LogLayout {
+  /** The feature service the selection named, logged in every row's `feature_service`; null for a feature list. */
+  readonly featureService: string | null;
   readonly joinKeys: readonly { readonly name: string; readonly type: string }[];
   readonly features: readonly LoggedFeature[];
 }
@@ -35,7 +37,7 @@ export interface LogLayout {
  *
  * @example
  * logLayout(state, { features: ['user_stats:clicks_7d'] })
- * // { joinKeys: [{ name: 'user_id', type: 'BIGINT' }],
+ * // { featureService: null, joinKeys: [{ name: 'user_id', type: 'BIGINT' }],
  * //   features: [{ ref: 'user_stats:clicks_7d', column: 'user_stats__clicks_7d', type: 'BIGINT', statusColumn: … }] }
  */
 export function logLayout(
@@ -56,5 +58,9 @@ export function logLayout(
     const column = ref.replace(':', '__');
     return { ref, column, type: types.get(ref) ?? 'VARCHAR', statusColumn: `${column}${STATUS_SUFFIX}` };
   });
-  return { joinKeys: [...joinKeys].map(([name, type]) => ({ name, type })), features };
+  return {
+    featureService: request.featureService ?? null,
+    joinKeys: [...joinKeys].map(([name, type]) => ({ name, type })),
+    features,
+  };
 }

@@ -2,20 +2,23 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { LogEntry } from './log-entry.js';
+import type { LogBatch } from './log-batch.js';
 import type { FileOutcome } from './log-files.js';
 import type { LogLayout } from './log-layout.js';
 
 /**
  * Where the feature logger sends what it logged: LogFiles in process (given a writer: tests, embedding), or
- * WorkerLogSink, the default, which hands it to a thread of its own. Outcomes come back through the callback
- * each was made with.
+ * WorkerLogSink, the default, which hands it to a thread of its own. Outcomes, and the batches' buffers once
+ * done with (to be filled again), come back through the callback each was made with.
  */
 export interface LogSink {
   /** Names a layout (a served selection's columns) for the entries that follow. */
   defineLayout(id: number, layout: LogLayout): void;
-  /** Takes requests' rows. Throws only when they cannot be handed over (a value that cannot be copied). */
-  add(entries: readonly LogEntry[]): void;
+  /**
+   * Takes batches of requests' rows; their buffers are the sink's until given back. Throws only when they cannot be
+   * handed over (a value that cannot be copied), and then has taken none of them.
+   */
+  add(batches: readonly LogBatch[]): void;
   /** Resolves once everything added before is written (or reported failed). Never rejects. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -24,13 +27,15 @@ export interface LogSink {
 /** What the serving thread tells the log thread. */
 export type ToLogThread =
   | { readonly type: 'layout'; readonly id: number; readonly layout: LogLayout }
-  | { readonly type: 'entries'; readonly entries: readonly LogEntry[] }
+  | { readonly type: 'batches'; readonly batches: readonly LogBatch[] }
   | { readonly type: 'flush'; readonly id: number }
   | { readonly type: 'close' };
 
 /** What the log thread tells the serving thread. */
 export type FromLogThread =
   | { readonly type: 'files'; readonly outcomes: FileOutcome[] }
+  /** Batches' buffers, copied by the thread and given back to be filled again. */
+  | { readonly type: 'buffers'; readonly buffers: ArrayBuffer[] }
   | { readonly type: 'flushed'; readonly id: number }
   | { readonly type: 'closed' };
 
@@ -40,8 +45,9 @@ export interface WorkerSetup {
 }
 
 /**
- * The feature log's thread, seen from the serving thread. Entries go to it by postMessage: their packed
- * buffers transferred, other values copied by structured clone; the thread encodes and writes the files.
+ * The feature log's thread, seen from the serving thread. Batches go to it by postMessage: their buffers
+ * transferred (and transferred back as soon as the thread has copied them), other values copied by structured
+ * clone; the thread encodes and writes the files.
  * The thread holds the process open only while a flush or close is awaited, so a process that never closes its
  * store still exits. If the thread dies, everything it held and everything after is reported failed.
  */
@@ -56,7 +62,7 @@ export class WorkerLogSink implements LogSink {
 
   constructor(
     setup: WorkerSetup,
-    private readonly onFiles: (outcomes: FileOutcome[]) => void,
+    private readonly onFiles: (outcomes: FileOutcome[], buffers: ArrayBuffer[]) => void,
     private readonly onDeath: (error: Error) => void,
   ) {
     this.worker = import.meta.url.endsWith('.ts')
@@ -75,11 +81,12 @@ export class WorkerLogSink implements LogSink {
     this.post({ type: 'layout', id, layout });
   }
 
-  add(entries: readonly LogEntry[]): void {
-    // The packed buffers move to the thread rather than being copied (they are not used here after).
-    const transfer: ArrayBuffer[] = [];
-    for (const e of entries) transfer.push(e.numbers.buffer as ArrayBuffer, e.statuses.buffer as ArrayBuffer);
-    this.post({ type: 'entries', entries }, transfer);
+  add(batches: readonly LogBatch[]): void {
+    // The buffers move to the thread rather than being copied (they are not used here until given back).
+    this.post(
+      { type: 'batches', batches },
+      batches.map((b) => b.buffer),
+    );
   }
 
   flush(): Promise<void> {
@@ -118,7 +125,8 @@ export class WorkerLogSink implements LogSink {
   }
 
   private receive(message: FromLogThread): void {
-    if (message.type === 'files') this.onFiles(message.outcomes);
+    if (message.type === 'files') this.onFiles(message.outcomes, []);
+    else if (message.type === 'buffers') this.onFiles([], message.buffers);
     else if (message.type === 'flushed') {
       this.flushes.get(message.id)?.();
       this.flushes.delete(message.id);

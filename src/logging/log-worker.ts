@@ -1,12 +1,14 @@
 /**
- * The feature log's thread (started by WorkerLogSink in src/logging/log-sink.ts): receives logged requests as
- * packed, column-major data (LogEntry), and turns them into Parquet files (LogFiles, DuckDbLogWriter) away from
- * the serving thread, whose only logging work is packing the served values. Messages are handled in order, so a flush covers every
+ * The feature log's thread (started by WorkerLogSink in src/logging/log-sink.ts): receives logged requests in
+ * packed, column-major batches (LogBatch), and turns them into Parquet files (LogFiles, DuckDbLogWriter) away
+ * from the serving thread, whose only logging work is packing the served values; the batches' buffers go back
+ * as soon as they are copied. Messages are handled in order, so a flush covers every
  * request sent before it.
  */
 import { readlinkSync, writeFileSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { sliceBatch } from './log-batch.js';
 import { type FileOutcome, LogFiles } from './log-files.js';
 import type { ToLogThread, WorkerSetup } from './log-sink.js';
 import { DuckDbLogWriter } from './log-writer.js';
@@ -19,6 +21,7 @@ const files = new LogFiles({
   dir: setup.dir,
   maxFileRows: setup.maxFileRows,
   writer: new DuckDbLogWriter(),
+  // The buffers written here are this thread's copies (see 'batches' below): nothing to give back.
   onFiles: (outcomes: FileOutcome[]) => port.postMessage({ type: 'files', outcomes }),
 });
 
@@ -27,9 +30,15 @@ port.on('message', (message: ToLogThread) => {
     case 'layout':
       files.defineLayout(message.id, message.layout);
       break;
-    case 'entries':
-      files.add(message.entries);
+    case 'batches': {
+      // Copied at once and the serving thread's buffers sent straight back, to be filled again: held here until
+      // written (a flush interval), they would leave serving to allocate fresh ones at the rate it logs, and its
+      // collector to run full collections for that memory.
+      files.add(message.batches.map((b) => sliceBatch(b, 0, b.rows)));
+      const buffers = message.batches.map((b) => b.buffer);
+      port.postMessage({ type: 'buffers', buffers }, buffers);
       break;
+    }
     case 'flush':
       void files.flush().then(() => port.postMessage({ type: 'flushed', id: message.id }));
       break;

@@ -14,7 +14,7 @@ import {
 import duckdb from '@duckdb/node-bindings';
 import type { ColumnSpec } from '../offline/duckdb/rows-table.js';
 import { quoteIdent, quoteLiteral } from '../offline/duckdb/sql.js';
-import { type PackedKind, packedKind } from './log-entry.js';
+import { type PackedKind, packedKind, unpack } from './log-batch.js';
 
 /**
  * A column of a log file. With `codes`, its values are indexes into `codes` (small integers, cheap to move and to
@@ -357,14 +357,6 @@ function numberOf(kind: PackedKind, v: unknown, column: LogColumn): number {
   if (kind === 'time' && v instanceof Date) return v.getTime();
   if (kind === 'time' && typeof v === 'number') return v;
   throw mismatch(column, describe(v));
-}
-
-/** A packed number back as the value it stands for (null for NaN). */
-function unpack(kind: PackedKind, x: number): unknown {
-  if (Number.isNaN(x)) return null;
-  if (kind === 'boolean') return x !== 0;
-  if (kind === 'time') return new Date(x);
-  return x;
 }
 
 /**

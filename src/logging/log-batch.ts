@@ -15,7 +15,7 @@ export const STATUS_NAMES: readonly FeatureStatus[] = [
 ];
 
 /** The byte of a status (see STATUS_NAMES); identity comparisons of interned strings, PRESENT first. */
-export function statusCode(status: FeatureStatus): number {
+function statusCode(status: FeatureStatus): number {
   if (status === 'PRESENT') return 0;
   if (status === 'NULL_VALUE') return 1;
   if (status === 'NOT_FOUND') return 2;

@@ -47,7 +47,7 @@ export function packedKinds(layout: LogLayout): PackedKind[] {
 
 /**
  * Requests of one layout (a served selection) as they travel to the log's thread: their entity rows, column-major,
- * in one ArrayBuffer that is moved there rather than copied, then moved back to be filled again once written.
+ * in one ArrayBuffer that is moved there rather than copied, then moved back to be filled again once copied there.
  * Numbers, booleans and times are packed as doubles and statuses as one byte each, so that logging a request
  * costs the serving thread one pass over its values and no allocation: nothing of a result outlives its request,
  * and there is no object per request for the collector to trace (see {@link BatchBuilder}). Other values (text,

@@ -31,7 +31,7 @@ interface Piece {
  * const files = new LogFiles({ dir: '/repo/feature_logs', maxFileRows: 100_000, writer: new DuckDbLogWriter(),
  *   onFiles: (outcomes) => console.log(outcomes) }); // [{ rows: 3, path: '/repo/feature_logs/date=2024-05-01/….parquet' }]
  * files.defineLayout(0, layout);
- * files.add([batch]);
+ * files.add(batch);
  * await files.flush();
  */
 export class LogFiles implements LogSink {
@@ -57,12 +57,10 @@ export class LogFiles implements LogSink {
     this.layouts.set(id, layout);
   }
 
-  /** Holds batches of requests' rows; a flush starts as soon as `maxFileRows` rows are held. */
-  add(batches: readonly LogBatch[]): void {
-    for (const batch of batches) {
-      this.batches.push(batch);
-      this.rows += batch.rows;
-    }
+  /** Holds a batch of requests' rows; a flush starts as soon as `maxFileRows` rows are held. */
+  add(batch: LogBatch): void {
+    this.batches.push(batch);
+    this.rows += batch.rows;
     if (this.rows >= this.opts.maxFileRows && !this.flushDue) {
       this.flushDue = true;
       void this.flush();

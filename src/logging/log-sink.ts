@@ -15,10 +15,10 @@ export interface LogSink {
   /** Names a layout (a served selection's columns) for the entries that follow. */
   defineLayout(id: number, layout: LogLayout): void;
   /**
-   * Takes batches of requests' rows; their buffers are the sink's until given back. Throws only when they cannot be
-   * handed over (a value that cannot be copied), and then has taken none of them.
+   * Takes a batch of requests' rows; its buffer is the sink's until given back. Throws only when it cannot be
+   * handed over (a value that cannot be copied), and then has not taken it.
    */
-  add(batches: readonly LogBatch[]): void;
+  add(batch: LogBatch): void;
   /** Resolves once everything added before is written (or reported failed). Never rejects. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -27,15 +27,15 @@ export interface LogSink {
 /** What the serving thread tells the log thread. */
 export type ToLogThread =
   | { readonly type: 'layout'; readonly id: number; readonly layout: LogLayout }
-  | { readonly type: 'batches'; readonly batches: readonly LogBatch[] }
+  | { readonly type: 'batch'; readonly batch: LogBatch }
   | { readonly type: 'flush'; readonly id: number }
   | { readonly type: 'close' };
 
 /** What the log thread tells the serving thread. */
 export type FromLogThread =
   | { readonly type: 'files'; readonly outcomes: FileOutcome[] }
-  /** Batches' buffers, copied by the thread and given back to be filled again. */
-  | { readonly type: 'buffers'; readonly buffers: ArrayBuffer[] }
+  /** A batch's buffer, copied by the thread and given back to be filled again. */
+  | { readonly type: 'buffer'; readonly buffer: ArrayBuffer }
   | { readonly type: 'flushed'; readonly id: number }
   | { readonly type: 'closed' };
 
@@ -81,12 +81,9 @@ export class WorkerLogSink implements LogSink {
     this.post({ type: 'layout', id, layout });
   }
 
-  add(batches: readonly LogBatch[]): void {
-    // The buffers move to the thread rather than being copied (they are not used here until given back).
-    this.post(
-      { type: 'batches', batches },
-      batches.map((b) => b.buffer),
-    );
+  add(batch: LogBatch): void {
+    // The buffer moves to the thread rather than being copied (it is not used here until given back).
+    this.post({ type: 'batch', batch }, [batch.buffer]);
   }
 
   flush(): Promise<void> {
@@ -126,7 +123,7 @@ export class WorkerLogSink implements LogSink {
 
   private receive(message: FromLogThread): void {
     if (message.type === 'files') this.onFiles(message.outcomes, []);
-    else if (message.type === 'buffers') this.onFiles([], message.buffers);
+    else if (message.type === 'buffer') this.onFiles([], [message.buffer]);
     else if (message.type === 'flushed') {
       this.flushes.get(message.id)?.();
       this.flushes.delete(message.id);

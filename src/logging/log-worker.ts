@@ -30,13 +30,13 @@ port.on('message', (message: ToLogThread) => {
     case 'layout':
       files.defineLayout(message.id, message.layout);
       break;
-    case 'batches': {
-      // Copied at once and the serving thread's buffers sent straight back, to be filled again: held here until
-      // written (a flush interval), they would leave serving to allocate fresh ones at the rate it logs, and its
-      // collector to run full collections for that memory.
-      files.add(message.batches.map((b) => sliceBatch(b, 0, b.rows)));
-      const buffers = message.batches.map((b) => b.buffer);
-      port.postMessage({ type: 'buffers', buffers }, buffers);
+    case 'batch': {
+      // Copied at once and the serving thread's buffer sent straight back, to be filled again: held here until
+      // written (a flush interval), buffers would leave serving to allocate fresh ones at the rate it logs, and
+      // its collector to run full collections for that memory.
+      const { batch } = message;
+      files.add(sliceBatch(batch, 0, batch.rows));
+      port.postMessage({ type: 'buffer', buffer: batch.buffer }, [batch.buffer]);
       break;
     }
     case 'flush':

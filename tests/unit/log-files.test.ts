@@ -93,7 +93,7 @@ describe('feature log files from batches', () => {
         user += rows;
       }
       batches.push(builder.take());
-      logFiles.add(batches);
+      for (const batch of batches) logFiles.add(batch);
       await logFiles.flush();
 
       expect(returned).toHaveLength(batches.length);

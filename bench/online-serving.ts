@@ -38,6 +38,7 @@
  * variant's own flushes (every second) fall inside its runs. A table of p50/p99 ratios to `log off` follows,
  * each the median of paired runs (run r of a variant over run r of `log off`, minutes apart at most). Give `off`
  * twice (--logging off,off,0.1,1) for an A/A control: the ratio between two identical servers is the noise.
+ * A rate may name the log thread's priority (`1:idle`, `1:normal`; default `low`, as shipped) to compare those.
  *
  * `steal %` is the share of the VM's CPU time its hypervisor gave to other tenants during a run (/proc/stat):
  * stolen time stalls whatever runs, for tens to hundreds of ms, and on a shared VM it decides HTTP p99 far more
@@ -56,7 +57,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadRepoConfig } from '../src/config/repo-config.js';
+import { type FeatureLoggingConfig, loadRepoConfig } from '../src/config/repo-config.js';
 import { FeatureStore } from '../src/feature-store.js';
 import { makeBenchRepo, median, percentile } from './bench-repo.js';
 import { LatencyHistogram, pooledRatio } from './latency-histogram.js';
@@ -120,15 +121,22 @@ interface Build {
   readonly serveDir?: (dir: string) => string;
 }
 
-/** `feature_logging` of a --logging variant ('off', or a sample rate), with its log under the bench repo. */
-function loggingSection(mode: string, dir: string) {
+/**
+ * `feature_logging` of a --logging variant other than 'off': a sample rate, optionally with the log thread's
+ * priority after a colon (`1:idle`; default low), its log under the bench repo.
+ */
+function loggingSection(mode: string, dir: string): FeatureLoggingConfig {
+  const [rate, priority = 'low'] = mode.split(':');
+  if (priority !== 'idle' && priority !== 'low' && priority !== 'normal')
+    throw new Error(`--logging ${mode}: the log thread's priority is idle, low or normal`);
   return {
     enabled: true,
-    sample_rate: Number(mode),
-    path: join(dir, `feature_logs_${mode}`),
+    sample_rate: Number(rate),
+    path: join(dir, `feature_logs_${mode.replace(':', '_')}`),
     queue_size: 200_000,
     flush_interval: '1s',
     max_file_rows: 100_000,
+    thread_priority: priority,
     services: {},
   };
 }

@@ -151,6 +151,7 @@ export class FeatureStore {
             queueSize: logging.queue_size,
             flushIntervalMs: parseDuration(logging.flush_interval, 'feature_logging.flush_interval'),
             maxFileRows: logging.max_file_rows,
+            threadPriority: logging.thread_priority,
           })
         : undefined;
   }

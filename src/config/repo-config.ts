@@ -52,6 +52,11 @@ const featureLoggingSchema = z
       .default('1s'),
     /** Rows per Parquet file, at most; a flush starts as soon as this many are queued. */
     max_file_rows: z.number().int().positive().default(100_000),
+    /**
+     * CPU priority of the log's thread (Linux): `idle` runs only on otherwise idle CPU time, `low` at nice 19,
+     * `normal` as serving. See docs/feature-logging.md.
+     */
+    thread_priority: z.enum(['idle', 'low', 'normal']).default('low'),
     services: z.record(z.string(), z.object({ sample_rate: sampleRate }).strict()).default({}),
   })
   .strict();

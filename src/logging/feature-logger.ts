@@ -14,7 +14,7 @@ import {
 } from './log-batch.js';
 import { type FileOutcome, LogFiles } from './log-files.js';
 import { logLayout } from './log-layout.js';
-import { type LogSink, WorkerLogSink } from './log-sink.js';
+import { type LogSink, type LogThreadPriority, WorkerLogSink } from './log-sink.js';
 import type { LogFileWriter } from './log-writer.js';
 
 export interface FeatureLoggerOptions {
@@ -29,6 +29,8 @@ export interface FeatureLoggerOptions {
   readonly flushIntervalMs: number;
   /** Rows per file at most; a flush starts as soon as this many rows are queued. */
   readonly maxFileRows: number;
+  /** CPU priority of the log's thread (default `low`; see LogThreadPriority). */
+  readonly threadPriority?: LogThreadPriority;
   /** Random numbers in [0, 1) for sampling (default Math.random; tests pass a seeded generator). */
   readonly random?: () => number;
   /**
@@ -128,8 +130,10 @@ export class FeatureLogger {
     this.sink =
       opts.writer !== undefined
         ? new LogFiles({ dir: opts.dir, maxFileRows: opts.maxFileRows, writer: opts.writer, onFiles })
-        : new WorkerLogSink({ dir: opts.dir, maxFileRows: opts.maxFileRows }, onFiles, (error) =>
-            this.fail(this.heldRows - this.pendingRows, error),
+        : new WorkerLogSink(
+            { dir: opts.dir, maxFileRows: opts.maxFileRows, priority: opts.threadPriority ?? 'low' },
+            onFiles,
+            (error) => this.fail(this.heldRows - this.pendingRows, error),
           );
     this.random = opts.random ?? Math.random;
     this.timer = setInterval(() => void this.flush(), opts.flushIntervalMs);

@@ -39,9 +39,21 @@ export type FromLogThread =
   | { readonly type: 'flushed'; readonly id: number }
   | { readonly type: 'closed' };
 
+/**
+ * CPU priority of the log's thread, on Linux (elsewhere it keeps the process's). `low` (the default) is nice 19:
+ * the thread takes the CPU serving leaves and yields to it when both want one. `idle` is the SCHED_IDLE policy,
+ * which runs the thread only on CPU time nothing else wants: a waking thread preempts it at once, and the kernel
+ * places others on its CPU as if that were idle; measured with logging at rate 1 it cost serving's p99 as much
+ * as `low` or more (docs/benchmarks.md), so it is a choice, not the default. `normal` competes with serving as
+ * an equal, for hosts with cores to spare where a complete log matters more. A thread that cannot keep up
+ * leaves rows queued, and once the queue is full they are dropped and counted, never waited for.
+ */
+export type LogThreadPriority = 'idle' | 'low' | 'normal';
+
 export interface WorkerSetup {
   readonly dir: string;
   readonly maxFileRows: number;
+  readonly priority: LogThreadPriority;
 }
 
 /**

@@ -5,18 +5,19 @@
  * as soon as they are copied. Messages are handled in order, so a flush covers every
  * request sent before it.
  */
+import { execFileSync } from 'node:child_process';
 import { readlinkSync, writeFileSync } from 'node:fs';
 import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { sliceBatch } from './log-batch.js';
 import { type FileOutcome, LogFiles } from './log-files.js';
-import type { ToLogThread, WorkerSetup } from './log-sink.js';
+import type { LogThreadPriority, ToLogThread, WorkerSetup } from './log-sink.js';
 import { DuckDbLogWriter } from './log-writer.js';
 
 const port = parentPort;
 if (port === null) throw new Error('src/logging/log-worker.ts runs as a worker thread (see WorkerLogSink)');
 const setup = workerData as WorkerSetup;
-nameAndLowerThread();
+nameAndPrioritize(setup.priority);
 const files = new LogFiles({
   dir: setup.dir,
   maxFileRows: setup.maxFileRows,
@@ -55,21 +56,25 @@ port.on('message', (message: ToLogThread) => {
 });
 
 /**
- * Runs this thread at the lowest CPU priority, so that on a busy machine the log yields the cores to serving
- * rather than competing with it, and names it `tessera-log` (what `top -H` and /proc/<pid>/task/<tid>/comm show,
- * so its CPU can be told from serving's). Linux only: nice values are per thread there, and /proc/thread-self
- * names this thread's id; elsewhere the thread keeps its priority and name.
+ * Names this thread `tessera-log` (what `top -H` and /proc/<pid>/task/<tid>/comm show, so its CPU can be told
+ * from serving's) and gives it `priority` (see LogThreadPriority). Linux only: scheduling is per thread there,
+ * and /proc/thread-self names this thread's id. `idle` takes nice 19 first, so that it still yields to serving
+ * if `chrt` (util-linux) cannot set SCHED_IDLE; Node has no call of its own for a scheduling policy. Elsewhere
+ * the thread keeps its name and priority.
  */
-function nameAndLowerThread(): void {
+function nameAndPrioritize(priority: LogThreadPriority): void {
   try {
     writeFileSync('/proc/thread-self/comm', 'tessera-log');
   } catch {
     // not Linux: unnamed
   }
+  if (priority === 'normal') return;
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, constants.priority.PRIORITY_LOW);
+    if (!Number.isInteger(tid) || tid <= 0) return;
+    setPriority(tid, constants.priority.PRIORITY_LOW);
+    if (priority === 'idle') execFileSync('chrt', ['--idle', '--pid', '0', String(tid)], { stdio: 'ignore' });
   } catch {
-    // not Linux, or not allowed: normal priority
+    // not Linux, no chrt, or not allowed: as far as it got
   }
 }

@@ -68,6 +68,7 @@ export function openWithLogging(dir: string, logging: Partial<FeatureLoggingConf
       queue_size: 100_000,
       flush_interval: '100ms',
       max_file_rows: 100_000,
+      thread_priority: 'low',
       services: {},
       ...logging,
     },

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -286,6 +286,55 @@ describe.each(backends)('feature logging on $name', ({ config }) => {
       expect(byUser.get(u)?.['user_stats__views_7d__status']).toBe(views.statuses[i]);
     });
     await store.close();
+  });
+});
+
+/** This process's threads named `tessera-log`, with their nice value and scheduling policy (/proc/<pid>/stat). */
+function logThreads(): Map<string, { nice: number; policy: number }> {
+  const threads = new Map<string, { nice: number; policy: number }>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'tessera-log') continue;
+      // Fields after the parenthesized name, from field 3 on: nice is field 19, policy field 41.
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.set(tid, { nice: Number(fields[19 - 3]), policy: Number(fields[41 - 3]) });
+    } catch {
+      // the thread ended while being read
+    }
+  }
+  return threads;
+}
+
+describe.runIf(process.platform === 'linux')('the feature log thread', () => {
+  const SCHED_OTHER = 0;
+  const SCHED_IDLE = 5;
+
+  it.each([
+    { priority: 'idle', nice: 19, policy: SCHED_IDLE },
+    { priority: 'low', nice: 19, policy: SCHED_OTHER },
+    { priority: 'normal', nice: 0, policy: SCHED_OTHER },
+  ] as const)('runs at thread_priority $priority', async ({ priority, nice, policy }) => {
+    const before = new Set(logThreads().keys());
+    const logger = new FeatureLogger({
+      dir: mkdtempSync(join(tmpdir(), 'tessera-flog-')),
+      sampleRate: 1,
+      queueSize: 100,
+      flushIntervalMs: 1000,
+      maxFileRows: 100,
+      threadPriority: priority,
+    });
+    try {
+      let seen: { nice: number; policy: number } | undefined;
+      for (let waited = 0; waited < 10_000; waited += 20) {
+        seen = [...logThreads()].find(([tid]) => !before.has(tid))?.[1];
+        if (seen !== undefined && seen.nice === nice && seen.policy === policy) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(seen, 'its thread, named tessera-log').toEqual({ nice, policy });
+    } finally {
+      await logger.close();
+    }
   });
 });
 

@@ -51,8 +51,12 @@ describe('tessera.yaml', () => {
       queue_size: 10_000,
       flush_interval: '1s',
       max_file_rows: 100_000,
+      thread_priority: 'low',
       services: { ranker: { sample_rate: 1 } },
     });
+    expect(() =>
+      parseRepoConfig('project: p\nfeature_logging: { thread_priority: lowest }\n', '/r/tessera.yaml'),
+    ).toThrow(/field 'feature_logging\.thread_priority'/);
     expect(() =>
       parseRepoConfig('project: p\nfeature_logging:\n  sample_rate: 2\n', '/r/tessera.yaml'),
     ).toThrow(/row 3, field 'feature_logging\.sample_rate'/);

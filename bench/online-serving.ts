@@ -716,9 +716,12 @@ async function startFloorServer(body: Buffer): Promise<{ url: string; child: Chi
  * RUNS rounds of one run per variant (variant b by `run(b)`), interleaved so that every round's runs share the
  * same minutes. With --max-steal, a round in which any run lost more than that share of the machine's CPU to
  * the hypervisor (other tenants of a shared VM) is thrown away and run again, at most 2 × RUNS extra times:
- * stolen time stalls whichever variant happens to be running, and is no part of what is compared.
+ * stolen time stalls whichever variant happens to be running, and is no part of what is compared. A first round
+ * is run and thrown away: on a slow day the first run after the repo was built had a p99 4-5x the rest's (its
+ * warm-up second was not enough), which made every variant look 2-5x faster than `log off` in that round.
  */
 async function rounds(what: string, variants: number, run: (b: number) => Promise<Run>): Promise<Run[][]> {
+  for (let b = 0; b < variants; b++) await run(b);
   const runs: Run[][] = Array.from({ length: variants }, () => []);
   let discarded = 0;
   for (let attempt = 0; (runs[0]?.length ?? 0) < RUNS && attempt < 3 * RUNS; attempt++) {

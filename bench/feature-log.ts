@@ -6,8 +6,8 @@
  * One repo (one view of 50 features, half DOUBLE and half BIGINT, 10k entities, materialized into SQLite);
  * 64 distinct --batch-entity results are served once and then logged over and over:
  *   - `pack (serving thread)`: FeatureLogger.log at sample rate 1, which packs the values and statuses
- *     column-major into its batch (src/logging/log-batch.ts); the rows go to a writer that does nothing. 2,000 calls, 20
- *     at a time (then a flush that is not counted).
+ *     column-major into its batch (src/logging/log-batch.ts); the rows go to a writer that does nothing.
+ *     2,000 calls, 20 at a time (then a flush that is not counted).
  *   - `write N-row files (log thread)`: LogFiles + DuckDbLogWriter writing the packed entries as Parquet
  *     files of N rows, in this thread (on the server it is the log's own thread; every DuckDB statement runs on
  *     the calling thread, so this is all of its work).

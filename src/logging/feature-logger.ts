@@ -85,9 +85,9 @@ interface KnownLayout {
  * of the event loop survived V8's young-generation collections, and the collector's helper threads then cost more
  * than the packing (measured with 100-entity requests: 0.35 ms of CPU per request against 0.1 ms). A batch goes
  * to the log's own thread when full and at every flush, its buffer moved without copying and moved back as soon
- * as that thread has copied it, to be filled again; that thread encodes and writes the files. Rows count against `queueSize` from the
- * moment they are logged until written; a request that does not fit is dropped and counted. `close` writes
- * whatever is held.
+ * as that thread has copied it, to be filled again; that thread encodes and writes the files. Rows count
+ * against `queueSize` from the moment they are logged until written; a request that does not fit is dropped and
+ * counted. `close` writes whatever is held.
  *
  * @example
  * const logger = new FeatureLogger({ dir: '/repo/feature_logs', sampleRate: 0.1, queueSize: 10_000,

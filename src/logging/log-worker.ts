@@ -22,7 +22,7 @@ const files = new LogFiles({
   dir: setup.dir,
   maxFileRows: setup.maxFileRows,
   writer: new DuckDbLogWriter(),
-  // The buffers written here are this thread's copies (see 'batches' below): nothing to give back.
+  // The buffers written here are this thread's copies (see 'batch' below): nothing to give back.
   onFiles: (outcomes: FileOutcome[]) => port.postMessage({ type: 'files', outcomes }),
 });
 

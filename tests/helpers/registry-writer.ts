@@ -12,6 +12,7 @@ import { int64 } from '../../src/definitions/value-types.js';
 import { openRegistryStore, type RegistryStoreConfig } from '../../src/registry/open-registry.js';
 import { Registry } from '../../src/registry/registry.js';
 import type { RegistryStore } from '../../src/registry/registry-store.js';
+import { awaitRelease } from './released-child.js';
 
 const [configJson, project, prefix, countText] = process.argv.slice(2);
 if (configJson === undefined || project === undefined || prefix === undefined || countText === undefined) {
@@ -41,17 +42,7 @@ const events = parquetSource({ name: 'events', path: 'data/events', timestampFie
 // Connect (and create the tables) first, then report ready and wait for the go line on stdin: the parent
 // releases both writers at once, so their updates interleave whatever each process's start-up time.
 await registry.state();
-process.stdout.write('ready\n');
-await new Promise<void>((resolve) => {
-  // The parent went away without releasing us: nothing to do.
-  const orphaned = () => process.exit(2);
-  process.stdin.once('end', orphaned);
-  process.stdin.once('data', () => {
-    process.stdin.off('end', orphaned);
-    resolve();
-  });
-});
-process.stdin.pause();
+await awaitRelease();
 
 const startedAt = Date.now();
 let attempts = 0;

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,9 +7,9 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openRegistryStore, type RegistryStoreConfig } from '../../src/registry/open-registry.js';
 import { Registry } from '../../src/registry/registry.js';
+import { runReleasedTogether, startReleasedChild } from '../helpers/released-child.js';
 import { postgresUrl } from '../helpers/services.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const writer = fileURLToPath(new URL('../helpers/registry-writer.ts', import.meta.url));
 const PER_PROCESS = 15;
 
@@ -20,55 +19,16 @@ interface WriterReport {
   finishedAt: number;
 }
 
-/** A writer script running in its own Node process. */
+/** A writer script running in its own Node process, released with the others. */
 function startWriter(config: RegistryStoreConfig, project: string, prefix: string) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', writer, JSON.stringify(config), project, prefix, String(PER_PROCESS)],
-    { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  let onReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => {
-    onReady = resolve;
-  });
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-    if (out.startsWith('ready\n')) onReady();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const done = new Promise<WriterReport>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(out.slice('ready\n'.length).trim()) as WriterReport);
-      else reject(new Error(`writer ${prefix} exited with ${code}:\n${err}`));
-    });
-  });
-  // A writer that dies before it is ready must fail the test, not hang it.
-  return {
-    ready: Promise.race([ready, done.then(() => undefined)]),
-    go: () => child.stdin.end('go\n'),
-    done,
-    kill: () => child.kill(),
-  };
+  return startReleasedChild(writer, [JSON.stringify(config), project, prefix, String(PER_PROCESS)]);
 }
 
 /** Two processes add PER_PROCESS views each at the same time; every one of them must land exactly once. */
 async function expectNoLostUpdates(config: RegistryStoreConfig): Promise<void> {
   const project = `concurrency_${randomUUID().slice(0, 8)}`;
   const writers = [startWriter(config, project, 'alpha'), startWriter(config, project, 'beta')];
-  let reports: WriterReport[];
-  try {
-    await Promise.all(writers.map((w) => w.ready));
-    for (const w of writers) w.go();
-    reports = await Promise.all(writers.map((w) => w.done));
-  } catch (err) {
-    for (const w of writers) w.kill();
-    throw err;
-  }
+  const reports = (await runReleasedTogether(writers)).map((out) => JSON.parse(out) as WriterReport);
 
   const store = openRegistryStore(config);
   try {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { createSchema, useWalJournal } from '../../core/sqlite-file.js';
 import type { Profile } from '../profile.js';
 import { describeTarget, type ProfileInfo, type ProfileStore, type StoredProfile } from '../profile-store.js';
 
@@ -41,9 +42,10 @@ export class SqliteProfileStore implements ProfileStore {
   constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
     if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 10_000))}`);
-    this.db.pragma('journal_mode = WAL');
-    this.db.exec(SCHEMA);
+    const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 10_000));
+    this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    useWalJournal(this.db, busyTimeoutMs);
+    createSchema(this.db, SCHEMA);
     const latest = this.db.prepare<[string, string], { v: number | null }>(
       'SELECT MAX(version) AS v FROM profiles WHERE project = ? AND name = ?',
     );

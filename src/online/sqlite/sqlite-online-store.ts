@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { TesseraError } from '../../core/errors.js';
+import { createSchema, useWalJournal } from '../../core/sqlite-file.js';
 import { ByteSink, columnsEncoding, decodeValues, encodeValues } from '../codec.js';
 import {
   type Checkpoint,
@@ -158,7 +159,11 @@ export class SqliteOnlineStore implements OnlineStore {
       );
     }
     const db = this.#db;
-    db.pragma('journal_mode = WAL');
+    // The busy timeout comes first: several processes (a server, a materialization, a stream) may open the
+    // file at once, and switching to WAL and creating tables take locks.
+    const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000));
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    useWalJournal(db, busyTimeoutMs);
     // NORMAL in WAL mode fsyncs at checkpoints only: a crash can lose the last writes but never corrupts, and
     // the online store is a cache that materialization can always rebuild.
     db.pragma('synchronous = NORMAL');
@@ -166,12 +171,14 @@ export class SqliteOnlineStore implements OnlineStore {
     // 100-key reads of ~1 KB rows. The map is address space, not memory.
     db.pragma('mmap_size = 1073741824');
     db.pragma('cache_size = -32768');
-    db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
-    db.exec(SCHEMA);
-    // Stores created before checkpoints carried meta data get the column.
-    const offsetColumns = db.prepare('PRAGMA table_info(tessera_stream_offsets)').all() as { name: string }[];
-    if (!offsetColumns.some((c) => c.name === 'meta'))
-      db.exec('ALTER TABLE tessera_stream_offsets ADD COLUMN meta TEXT');
+    createSchema(db, SCHEMA, () => {
+      // Stores created before checkpoints carried meta data get the column.
+      const offsetColumns = db.prepare('PRAGMA table_info(tessera_stream_offsets)').all() as {
+        name: string;
+      }[];
+      if (!offsetColumns.some((c) => c.name === 'meta'))
+        db.exec('ALTER TABLE tessera_stream_offsets ADD COLUMN meta TEXT');
+    });
     this.#upsertMany = db.prepare(upsertSql(UPSERT_ROWS_PER_STATEMENT));
     this.#upsertOne = db.prepare(upsertSql(1));
     this.#findView = db

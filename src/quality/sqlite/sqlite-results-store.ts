@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { createSchema, useWalJournal } from '../../core/sqlite-file.js';
 import {
   DEFAULT_LIST_LIMIT,
   type ValidationListFilter,
@@ -35,8 +36,8 @@ export class SqliteResultsStore implements ValidationResultsStore {
     if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('journal_mode = WAL');
-    this.db.exec(SCHEMA);
+    useWalJournal(this.db, 10_000);
+    createSchema(this.db, SCHEMA);
   }
 
   async save(run: ValidationRun): Promise<void> {

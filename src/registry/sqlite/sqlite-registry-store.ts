@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { createSchema, useWalJournal } from '../../core/sqlite-file.js';
 import {
   RegistryConflictError,
   type RegistryStore,
@@ -60,10 +61,11 @@ export class SqliteRegistryStore implements RegistryStore {
     if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     // The busy timeout must be set first: switching to WAL and creating tables take locks another process may hold.
-    this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 10_000))}`);
-    this.db.pragma('journal_mode = WAL');
+    const busyTimeoutMs = Math.max(0, Math.trunc(options.busyTimeoutMs ?? 10_000));
+    this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    useWalJournal(this.db, busyTimeoutMs);
     this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
+    createSchema(this.db, SCHEMA);
 
     const latest = this.db.prepare<[string], { v: number | null }>(
       'SELECT MAX(version) AS v FROM versions WHERE project = ?',

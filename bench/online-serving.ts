@@ -4,7 +4,8 @@
  *   npm run build && source $(bash scripts/services.sh start redis) && node --import tsx bench/online-serving.ts
  *
  * SDK: sequential calls in this process (latency per call, `performance.now()`), one turn of the event loop
- * apart (not timed), as a service's requests are.
+ * apart (not timed), as a service's requests are; FeatureStore is the built package's (dist/), as users run it,
+ * not src/ through tsx (see bench/shipped.ts: tsx's keepNames cost about 0.9 µs per named closure).
  *
  * HTTP: `tessera serve` (bin/tessera.js, so build first) in its own process, loaded by a second child process
  * running this file's load generator (`--load`), so neither shares an event loop with anything else. The
@@ -46,7 +47,7 @@
  * more than N% is thrown away and run again (at most 2 × --runs times); the table says how many were.
  *
  * Each figure is the median over --runs runs. With --compare <checkout>, every run is repeated against a
- * second build (its bin/tessera.js for HTTP, its src/feature-store.ts for the SDK), interleaved run by run
+ * second build (its bin/tessera.js for HTTP, its dist/feature-store.js for the SDK; build it first), interleaved run by run
  * with this one, so before/after figures come from the same minutes of a noisy machine. Prints a table and,
  * with --json, a JSON document.
  */
@@ -55,12 +56,12 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type FeatureLoggingConfig, loadRepoConfig } from '../src/config/repo-config.js';
-import { FeatureStore } from '../src/feature-store.js';
+import type { FeatureStore } from '../src/feature-store.js';
 import { makeBenchRepo, median, percentile } from './bench-repo.js';
 import { LatencyHistogram, pooledRatio } from './latency-histogram.js';
+import { shippedFeatureStore } from './shipped.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -142,7 +143,7 @@ function loggingSection(mode: string, dir: string): FeatureLoggingConfig {
 }
 
 /** The builds compared with --logging: this build, with feature logging off and at each sample rate given. */
-function loggingBuilds(modes: readonly string[], bin: string): Build[] {
+function loggingBuilds(Store: typeof FeatureStore, modes: readonly string[], bin: string): Build[] {
   const seen = new Map<string, number>();
   return modes.map((mode) => {
     // A mode given twice (`off,off,...`) is an A/A control: its ratio to the first shows the noise alone.
@@ -152,7 +153,7 @@ function loggingBuilds(modes: readonly string[], bin: string): Build[] {
       label: `${mode === 'off' ? 'log off' : `log ${mode}`}${n > 1 ? ` #${n}` : ''}`,
       bin,
       open: (dir) =>
-        FeatureStore.fromConfig({
+        Store.fromConfig({
           ...loadRepoConfig(dir),
           ...(mode === 'off' ? {} : { feature_logging: loggingSection(mode, dir) }),
         }),
@@ -176,24 +177,20 @@ function loggingBuilds(modes: readonly string[], bin: string): Build[] {
 }
 
 async function main(): Promise<void> {
+  const Store = await shippedFeatureStore();
   const builds: Build[] = [
     {
       label: args.compare ? 'this' : '',
       bin: join(import.meta.dirname, '../bin/tessera.js'),
-      open: (dir) => FeatureStore.open(dir),
+      open: (dir) => Store.open(dir),
     },
   ];
-  if (args.logging) builds.splice(0, 1, ...loggingBuilds(args.logging.split(','), builds[0]?.bin as string));
+  if (args.logging)
+    builds.splice(0, 1, ...loggingBuilds(Store, args.logging.split(','), builds[0]?.bin as string));
   else if (args.compare) {
     const root = resolve(args.compare);
-    const mod = (await import(pathToFileURL(join(root, 'src/feature-store.ts')).href)) as {
-      FeatureStore: typeof FeatureStore;
-    };
-    builds.push({
-      label: 'base',
-      bin: join(root, 'bin/tessera.js'),
-      open: (dir) => mod.FeatureStore.open(dir),
-    });
+    const Base = await shippedFeatureStore(root);
+    builds.push({ label: 'base', bin: join(root, 'bin/tessera.js'), open: (dir) => Base.open(dir) });
   }
   const results: Row[] = [];
   for (const [storeIndex, storeKind] of args.stores.split(',').entries()) {
@@ -202,7 +199,7 @@ async function main(): Promise<void> {
         ? { redisUrl: requireEnv('TESSERA_TEST_REDIS_URL'), keyPrefix: `bench${process.pid}` }
         : ('sqlite' as const);
     const repo = await makeBenchRepo({ online, features: 50, entities: ENTITIES });
-    const setup = await FeatureStore.open(repo.dir);
+    const setup = await Store.open(repo.dir);
     await setup.apply({ message: 'bench' });
     await setup.materialize({ start: new Date(0), end: new Date(Date.now() + 60_000) });
     await setup.close();

@@ -8,6 +8,8 @@ trap 'bash scripts/services.sh stop' EXIT
 source "$(bash scripts/services.sh start redis kafka)"
 
 echo "== machine"; nproc; node --version; uptime
+# HTTP benchmarks run bin/tessera.js and SDK ones the built package (bench/shipped.ts): build what is measured.
+npm run build
 echo "== historical retrieval (1M spine x 3 views over 10M rows)"; node --import tsx bench/historical.ts "$@"
 echo "== materialization"; node --import tsx bench/materialize.ts "$@"
 echo "== materialization of a 10M-row source (time and peak memory)"; node --import tsx bench/materialize-large.ts "$@"

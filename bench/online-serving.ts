@@ -39,7 +39,8 @@
  * variant's own flushes (every second) fall inside its runs. A table of p50/p99 ratios to `log off` follows,
  * each the median of paired runs (run r of a variant over run r of `log off`, minutes apart at most). Give `off`
  * twice (--logging off,off,0.1,1) for an A/A control: the ratio between two identical servers is the noise.
- * A rate may name the log thread's priority (`1:idle`, `1:normal`; default `low`, as shipped) to compare those.
+ * A rate may name the log thread's priority (`1:idle`, `1:normal`; default `low`, as shipped) to compare those,
+ * and a flush interval (`0.1@10s`; default 1s).
  *
  * `steal %` is the share of the VM's CPU time its hypervisor gave to other tenants during a run (/proc/stat):
  * stolen time stalls whatever runs, for tens to hundreds of ms, and on a shared VM it decides HTTP p99 far more
@@ -124,18 +125,21 @@ interface Build {
 
 /**
  * `feature_logging` of a --logging variant other than 'off': a sample rate, optionally with the log thread's
- * priority after a colon (`1:idle`; default low), its log under the bench repo.
+ * priority after a colon (`1:idle`; default low) and the flush interval after an at sign (`0.1@10s`; default
+ * 1s), its log under the bench repo. Runs must be much longer than the interval, or a variant's writes fall
+ * in the flush after its run, outside the timed window.
  */
 function loggingSection(mode: string, dir: string): FeatureLoggingConfig {
-  const [rate, priority = 'low'] = mode.split(':');
+  const [setting = '', flush = '1s'] = mode.split('@');
+  const [rate, priority = 'low'] = setting.split(':');
   if (priority !== 'idle' && priority !== 'low' && priority !== 'normal')
     throw new Error(`--logging ${mode}: the log thread's priority is idle, low or normal`);
   return {
     enabled: true,
     sample_rate: Number(rate),
-    path: join(dir, `feature_logs_${mode.replace(':', '_')}`),
+    path: join(dir, `feature_logs_${mode.replace(/[:@]/g, '_')}`),
     queue_size: 200_000,
-    flush_interval: '1s',
+    flush_interval: flush,
     max_file_rows: 100_000,
     thread_priority: priority,
     services: {},
